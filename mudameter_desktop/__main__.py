@@ -1,0 +1,64 @@
+"""Command line: `mudameter` (tray app), `mudameter --headless` (server only)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mudameter_desktop import APP_NAME, __version__
+from mudameter_desktop.app import Options
+
+
+def port_number(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("port must be 0-65535")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mudameter",
+        description=f"{APP_NAME}: measure wasted meeting time from the system tray.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--headless", action="store_true", help="run the HTTP server only, with no GUI"
+    )
+    parser.add_argument(
+        "--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 shares on the LAN)"
+    )
+    parser.add_argument(
+        "--port", type=port_number, help="port to listen on (default 8765, or the next free one)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep database, logs and settings in this folder"
+    )
+    parser.add_argument(
+        "--database-url", help="any SQLAlchemy URL (default: SQLite in the data folder)"
+    )
+    parser.add_argument(
+        "--room-key", help="a fixed room key for LAN clients (default: a saved random one)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options = Options(
+        headless=args.headless,
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        room_key=args.room_key,
+    )
+    from mudameter_desktop import app  # noqa: PLC0415 - keep --help and --version instant
+
+    return app.run_headless(options) if options.headless else app.run_gui(options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Wiring: paths, logging, store and service, then the GUI or the server alone.
+
+The heavy stack (SQLAlchemy, Alembic, Litestar, uvicorn) is imported inside
+functions so that the tray can show before it loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mudameter_desktop.paths import AppPaths, resolve_paths
+
+if TYPE_CHECKING:
+    from mudameter_desktop.services import MeterService
+    from mudameter_desktop.settings import Settings
+    from mudameter_desktop.store.database import OpenedStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Options:
+    headless: bool = False
+    host: str | None = None
+    port: int | None = None
+    data_dir: Path | None = None
+    database_url: str | None = None
+    room_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Everything below the UI and the API, opened once per process."""
+
+    paths: AppPaths
+    settings: Settings
+    store: OpenedStore
+    service: MeterService
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def prepare_paths(options: Options) -> AppPaths:
+    """Resolve and create the folders, and start logging there."""
+    from mudameter_desktop.logs import setup_logging  # noqa: PLC0415
+
+    paths = resolve_paths(options.data_dir)
+    paths.create()
+    setup_logging(paths.log_file)
+    return paths
+
+
+def open_backend(options: Options, paths: AppPaths) -> Backend:
+    """Open the store (migrating it) and the service; may raise `StoreError`."""
+    import tzlocal  # noqa: PLC0415 - the imports below cost ~0.3 s; load them late
+
+    from mudameter_desktop.services import MeterService  # noqa: PLC0415
+    from mudameter_desktop.settings import load_settings  # noqa: PLC0415
+    from mudameter_desktop.store.database import open_store, sqlite_url  # noqa: PLC0415
+
+    settings = load_settings(paths.settings_file)
+    if options.room_key:
+        settings = settings.with_changes(room_key=options.room_key)
+    store = open_store(options.database_url or sqlite_url(paths.database_file))
+    if store.moved_aside is not None:
+        log.warning("Started with a fresh database; the damaged one is at %s", store.moved_aside)
+    service = MeterService(store.sessions, tzlocal.get_localzone())
+    return Backend(paths, settings, store, service)
+
+
+def run_headless(options: Options) -> int:
+    """Serve the HTTP API alone (no Qt imported)."""
+    print("The headless server is not available yet.", file=sys.stderr)
+    return 2
+
+
+def run_gui(options: Options) -> int:
+    """Show the tray first, then open the backend and the server behind it."""
+    print("The desktop GUI is not available yet.", file=sys.stderr)
+    return 2

@@ -1,0 +1,159 @@
+"""Per-minute buckets: the definition, and the incremental tally that keeps them.
+
+A participant counts once under each status they held at any moment of the
+minute `[m, m + 1 min)`, within the meeting and while alive. The moment a
+status is set counts as holding it, so a click replaced within the same
+microsecond still counts in its minute.
+
+`recompute` is the definition, written for clarity; `RoomTally` reaches the
+same buckets one event at a time, for the hot path of a click. A property
+test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from mudameter_desktop.domain.meetings import MINUTE, floor_minute
+from mudameter_desktop.domain.statuses import Counts, Status
+
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One raw status change: the source of truth for buckets."""
+
+    participant_id: str
+    status: Status
+    at: datetime
+
+
+def sample_minutes(starts_at: datetime, ends_at: datetime, now: datetime) -> list[datetime]:
+    """Every minute that has a sample: from the start up to now or the end."""
+    first = floor_minute(starts_at)
+    if ends_at <= first or now < first:
+        return []
+    last = min(floor_minute(now), floor_minute(ends_at - _TICK))
+    count = int((last - first) / MINUTE) + 1
+    return [first + index * MINUTE for index in range(count)]
+
+
+def recompute(
+    starts_at: datetime,
+    ends_at: datetime,
+    changes: Iterable[StatusChange],
+    expires: Mapping[str, datetime],
+    now: datetime,
+) -> dict[datetime, Counts]:
+    """The buckets of a meeting by the definition, from the raw changes."""
+    minutes = sample_minutes(starts_at, ends_at, now)
+    held: dict[datetime, set[tuple[str, Status]]] = {minute: set() for minute in minutes}
+    by_participant: dict[str, list[StatusChange]] = defaultdict(list)
+    for change in changes:
+        by_participant[change.participant_id].append(change)
+    for participant, history in by_participant.items():
+        history.sort(key=lambda change: change.at)  # stable: same-instant order is kept
+        for index, change in enumerate(history):
+            replaced_at = history[index + 1].at if index + 1 < len(history) else ends_at
+            low = max(change.at, starts_at)
+            high = min(replaced_at, ends_at, expires[participant])
+            for minute in minutes:
+                held_in_minute = low < high and low < minute + MINUTE and high > minute
+                clicked_in_minute = (
+                    starts_at <= change.at < min(ends_at, expires[participant])
+                    and floor_minute(change.at) == minute
+                )
+                if held_in_minute or clicked_in_minute:
+                    held[minute].add((participant, change.status))
+    return {minute: Counts.of([status for _, status in pairs]) for minute, pairs in held.items()}
+
+
+class RoomTally:
+    """Incremental buckets of one meeting, fed events in time order.
+
+    It keeps each participant's current status and collects the
+    (participant, status) pairs of the open minute; passing a minute boundary
+    closes it and opens the next with the statuses carried forward.
+    `drain()` hands back the buckets changed since the last call.
+    """
+
+    def __init__(self, starts_at: datetime, ends_at: datetime) -> None:
+        self.starts_at = floor_minute(starts_at)
+        self.ends_at = ends_at
+        self._holdings: dict[str, Status] = {}
+        self._expires: dict[str, datetime] = {}
+        self._open_minute: datetime | None = None
+        self._pairs: set[tuple[str, Status]] = set()
+        self._changed: dict[datetime, Counts] = {}
+
+    def status_of(self, participant_id: str) -> Status | None:
+        return self._holdings.get(participant_id)
+
+    def bucket_at(self, at: datetime) -> tuple[datetime, Counts]:
+        """The minute where a status set at `at` counts, and its counts so far.
+
+        Before the start that is the first minute, counted from the statuses
+        that will carry into it; after the end nothing counts.
+        """
+        minute = max(floor_minute(at), self.starts_at)
+        if minute == self._open_minute and at < self.ends_at:
+            return minute, self._count()
+        if self._open_minute is None and minute == self.starts_at < self.ends_at:
+            return minute, Counts.of(
+                [s for p, s in self._holdings.items() if self._expires[p] > self.starts_at]
+            )
+        return minute, Counts()
+
+    def advance(self, now: datetime) -> None:
+        """Close every minute before `now`'s and open `now`'s, carrying statuses."""
+        minutes = sample_minutes(self.starts_at, self.ends_at, now)
+        if not minutes:
+            return
+        if self._open_minute is None:
+            self._open(minutes[0])
+        assert self._open_minute is not None  # noqa: S101 - set just above
+        while self._open_minute < minutes[-1]:
+            self._open(self._open_minute + MINUTE)
+
+    def set_status(
+        self, participant_id: str, status: Status, at: datetime, expires_at: datetime
+    ) -> None:
+        self.advance(at)
+        self._holdings[participant_id] = status
+        self._expires[participant_id] = expires_at
+        if self._open_minute is not None and self._open_minute <= at < self.ends_at:
+            self._pairs.add((participant_id, status))
+            self._changed[self._open_minute] = self._count()
+
+    def touch(self, participant_id: str, expires_at: datetime) -> None:
+        """A visit: the participant lives longer, their status holds longer."""
+        self._expires[participant_id] = expires_at
+
+    def end(self, at: datetime) -> None:
+        """End the meeting at `at` (never before its start)."""
+        self.advance(at)
+        self.ends_at = max(min(self.ends_at, at), self.starts_at)
+        self._changed = {m: c for m, c in self._changed.items() if m < self.ends_at}
+
+    def has_changes(self) -> bool:
+        return bool(self._changed)
+
+    def drain(self) -> dict[datetime, Counts]:
+        changed, self._changed = self._changed, {}
+        return changed
+
+    def _open(self, minute: datetime) -> None:
+        self._open_minute = minute
+        self._pairs = {
+            (participant, status)
+            for participant, status in self._holdings.items()
+            if self._expires[participant] > minute
+        }
+        self._changed[minute] = self._count()
+
+    def _count(self) -> Counts:
+        return Counts.of([status for _, status in self._pairs])

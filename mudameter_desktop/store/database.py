@@ -1,0 +1,181 @@
+"""Opening the store: engine, SQLite pragmas, migrations, damaged-file recovery."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 5000
+
+
+class StoreError(Exception):
+    """The store cannot be opened; the message is meant for the user."""
+
+
+class SchemaTooNewError(StoreError):
+    """The database was written by a newer version of the app."""
+
+
+@dataclass(frozen=True)
+class OpenedStore:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    moved_aside: Path | None  # where a damaged database file was moved, to tell the user
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def open_store(url: str) -> OpenedStore:
+    """Open (creating or upgrading) the database at `url`.
+
+    A SQLite file that is not a healthy database is moved aside with a
+    timestamped name and a fresh one is created, so a damaged file never
+    makes the app crash on every start.
+    """
+    path = _sqlite_file(url)
+    moved_aside = None
+    if path is not None:
+        _check_writable(path)
+        if not _is_healthy(path):
+            moved_aside = _move_aside(path)
+    try:
+        engine = _migrated_engine(url)
+    except DatabaseError as error:
+        if path is None or isinstance(error.orig, sqlite3.OperationalError):
+            raise StoreError(f"Cannot open the database: {error.orig}") from error
+        moved_aside = _move_aside(path)
+        engine = _migrated_engine(url)
+    return OpenedStore(engine, sessionmaker(engine, expire_on_commit=False), moved_aside)
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None  # noqa: S101 - the package ships its migrations
+    return head
+
+
+def _migrated_engine(url: str) -> Engine:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            known = {script.revision for script in _scripts().walk_revisions()}
+            if current is not None and current not in known:
+                raise SchemaTooNewError(
+                    f"The database is from a newer Muda Meter (schema {current}); "
+                    "update the app to open it. Nothing was changed."
+                )
+            config = _alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; on SQLite with WAL, foreign keys, a busy timeout, safe sync."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # In WAL mode NORMAL loses nothing when the process is killed (only an
+    # OS crash or power cut can drop the last transactions).
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(f"Cannot create the data folder {path.parent}: {error}") from error
+    target = path if path.exists() else path.parent
+    if not os.access(target, os.W_OK):
+        raise StoreError(f"The data location {target} is read-only; choose another --data-dir.")
+
+
+def _is_healthy(path: Path) -> bool:
+    if not path.exists() or path.stat().st_size == 0:
+        return True
+    with path.open("rb") as file:
+        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            return False
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return bool(connection.execute("PRAGMA quick_check").fetchone() == ("ok",))
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    counter = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{counter}")
+        counter += 1
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.exists():
+            sidecar.rename(target.with_name(target.name + suffix))
+    log.warning("Database %s was damaged; moved it to %s and started a fresh one", path, target)
+    return target
