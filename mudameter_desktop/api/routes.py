@@ -1,0 +1,118 @@
+"""Thin handlers: validate, call one `MeterService` method, return its answer."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from litestar import Response, get, post
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import Parameter
+
+from mudameter_desktop import __version__
+from mudameter_desktop.api.schemas import (
+    Health,
+    MeetingRequest,
+    StatusRequest,
+    VisitRequest,
+    parse_time,
+)
+from mudameter_desktop.api.web import WebAssets
+from mudameter_desktop.domain.meetings import MEETING_LENGTH, MINUTE
+from mudameter_desktop.services import (
+    MeetingDetail,
+    MeetingPage,
+    MeetingView,
+    MeterService,
+    StatusRecorded,
+    Visit,
+)
+
+MAX_ID = 2**63 - 1  # SQLite's largest integer: any id above it is unknown
+MAX_PAGE = 10**15  # keeps the row offset within SQLite's integers
+_DIGITS = re.compile(r"[0-9]+")
+
+
+@get("/meetings", sync_to_thread=True)
+def list_meetings(
+    service: MeterService,
+    page: Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="1-based, 20 a page")] = 1,
+) -> MeetingPage:
+    """Meetings newest first, 20 a page."""
+    return service.list_meetings(page)
+
+
+@post("/meetings", sync_to_thread=True)
+def create_meeting(
+    service: MeterService, data: MeetingRequest | None = None
+) -> Response[MeetingView]:
+    """The meeting detected at `at` (200 if it existed, 201 if new), or start one (201)."""
+    request = data or MeetingRequest()
+    if request.starts_at is not None:
+        meeting = service.start_meeting(
+            parse_time(request.starts_at),
+            request.title,
+            request.duration_minutes or MEETING_LENGTH // MINUTE,
+        )
+        return Response(meeting, status_code=201)
+    meeting, created = service.detect_meeting(parse_time(request.at), request.title)
+    return Response(meeting, status_code=201 if created else 200)
+
+
+@get("/meetings/{meeting_id:str}", sync_to_thread=True)
+def meeting_detail(
+    service: MeterService,
+    meeting_id: Annotated[str, Parameter(description="a positive integer", pattern="^[0-9]+$")],
+) -> MeetingDetail:
+    """One meeting with its participants and per-minute samples."""
+    return service.meeting_detail(_meeting_id(meeting_id))
+
+
+@post("/users/status", status_code=200, sync_to_thread=True)
+def record_status(service: MeterService, data: StatusRequest) -> StatusRecorded:
+    """Record a status for the meeting detected now."""
+    return service.record_status(data.status, data.participant_id)
+
+
+@post("/visit", status_code=200, sync_to_thread=True)
+def visit(service: MeterService, data: VisitRequest | None = None) -> Visit:
+    """Ensure the current meeting and a live participant in it."""
+    return service.visit((data or VisitRequest()).participant_id)
+
+
+@get("/health", sync_to_thread=False)
+def health() -> Health:
+    return Health("ok", __version__)
+
+
+@get("/", include_in_schema=False, sync_to_thread=False)
+def participant_page(assets: WebAssets) -> Response[bytes]:
+    return assets.response("index.html")
+
+
+@get("/static/{name:str}", include_in_schema=False, sync_to_thread=False)
+def static_file(assets: WebAssets, name: str) -> Response[bytes]:
+    """The page's script and style; only known names, so no path ever escapes."""
+    return assets.response(name)
+
+
+def _meeting_id(text: str) -> int:
+    """A path id: 400 unless a positive integer; 404 beyond the database's range."""
+    if not _DIGITS.fullmatch(text) or int(text) < 1:
+        raise ValidationException(f"meeting id must be a positive integer, not {text!r}")
+    meeting_id = int(text)
+    if meeting_id > MAX_ID:
+        raise NotFoundException(f"no meeting {meeting_id}")
+    return meeting_id
+
+
+ROUTES = [
+    list_meetings,
+    create_meeting,
+    meeting_detail,
+    record_status,
+    visit,
+    health,
+    participant_page,
+    static_file,
+]

@@ -1,0 +1,80 @@
+"""Request bodies as msgspec Structs (answers are the service's dataclasses).
+
+Times arrive as strings and are parsed here rather than by msgspec: Litestar
+decodes bodies leniently, which would take a number as a Unix time, and the
+API wants an ISO 8601 time with an explicit offset.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+
+from mudameter_desktop.domain.meetings import MAX_DURATION_MINUTES, MAX_TITLE_LENGTH
+from mudameter_desktop.domain.statuses import Status
+from mudameter_desktop.services.meter import MAX_PARTICIPANT_ID_LENGTH
+
+MAX_YEAR = 9998  # later years overflow hour rounding and meeting lengths
+
+Timestamp = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=64,
+        description="ISO 8601 time with an explicit offset, e.g. 2026-11-27T10:00:00Z",
+        extra_json_schema={"format": "date-time"},
+    ),
+]
+ParticipantId = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=MAX_PARTICIPANT_ID_LENGTH,
+        description="The id an earlier answer returned; an unknown one gets a new participant",
+    ),
+]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TITLE_LENGTH)]
+Duration = Annotated[int, msgspec.Meta(ge=1, le=MAX_DURATION_MINUTES)]
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An aware UTC datetime from ISO 8601 text; ValueError if naive or out of range."""
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"time {text!r} needs an explicit offset such as Z or +01:00")
+    if moment.year > MAX_YEAR or moment.astimezone(UTC).year > MAX_YEAR:
+        raise ValueError(f"time {text!r} is after the year {MAX_YEAR}")
+    return moment.astimezone(UTC)
+
+
+class MeetingRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Detect the meeting at `at` (default now), or start one at `starts_at`."""
+
+    at: Timestamp | None = None
+    title: Title | None = None
+    starts_at: Timestamp | None = None
+    duration_minutes: Duration | None = None
+
+    def __post_init__(self) -> None:
+        if self.at is not None and self.starts_at is not None:
+            raise ValueError("give either at (detection) or starts_at (explicit start)")
+        if self.duration_minutes is not None and self.starts_at is None:
+            raise ValueError("duration_minutes needs starts_at")
+        parse_time(self.at)
+        parse_time(self.starts_at)
+
+
+class StatusRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    status: Status
+    participant_id: ParticipantId | None = None
+
+
+class VisitRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    participant_id: ParticipantId | None = None
+
+
+class Health(msgspec.Struct):
+    status: str
+    version: str

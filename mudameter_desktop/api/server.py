@@ -1,0 +1,185 @@
+"""The HTTP server in a background thread: started, stopped and rebound by the app.
+
+The socket is bound here, before uvicorn runs, so a taken port is found at
+once and the next one tried; uvicorn then serves on that socket. Litestar and
+uvicorn are imported on the first start, never at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from mudameter_desktop.api.access import RoomAccess, is_loopback_address
+from mudameter_desktop.settings import DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from mudameter_desktop.api.gate import ASGIApp
+    from mudameter_desktop.api.runner import ReadyServer
+    from mudameter_desktop.services import MeterService
+
+log = logging.getLogger(__name__)
+
+PORT_ATTEMPTS = 20  # the preferred port and the next 19
+STOP_GRACE = 0.4  # seconds for open requests to finish before they are cut
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names, not a bind
+_PROBE_ADDRESS = ("192.0.2.1", 9)  # TEST-NET-1: a UDP connect() to it sends nothing
+
+
+class ServerStartError(Exception):
+    """The server could not listen; the message is meant for the user."""
+
+
+class ServerThread:
+    """The app's HTTP server on `host`, on `port` or the next free one."""
+
+    def __init__(
+        self,
+        service: MeterService,
+        access: RoomAccess,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+    ) -> None:
+        self._service = service
+        self._access = access
+        self._host = host
+        self._port = port
+        self._app: ASGIApp | None = None
+        self._server: ReadyServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The bound port once started (before that, the preferred one)."""
+        return self._port
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def local_url(self) -> str:
+        """The address to open on this machine."""
+        host = "127.0.0.1" if self._host in WILDCARD_HOSTS else self._host
+        return f"http://{_url_host(host)}:{self._port}/"
+
+    def join_url(self) -> str:
+        """The link for other machines, with the room key: `http://<lan-ip>:<port>/?key=…`."""
+        host = self._host
+        if host in WILDCARD_HOSTS or is_loopback_address(host):
+            host = lan_address()
+        return f"http://{_url_host(host)}:{self._port}/?key={quote(self._access.key, safe='')}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Listen and serve; returns once requests are answered. Raises `ServerStartError`."""
+        if self.running:
+            return
+        from mudameter_desktop.api.runner import ReadyServer  # noqa: PLC0415 - lazy stack
+
+        listener = _listen(self._host, self._port)
+        ready = threading.Event()
+        server = ReadyServer(self._asgi_app(), ready)
+        thread = threading.Thread(
+            target=_serve, args=(server, listener, ready), name="mudameter-http", daemon=True
+        )
+        thread.start()
+        if not ready.wait(timeout) or not server.started:
+            server.should_exit = True
+            thread.join(timeout=1.0)
+            listener.close()
+            raise ServerStartError(f"The HTTP server did not start on {self._host}")
+        self._port = listener.getsockname()[1]
+        self._server, self._thread = server, thread
+        log.info("HTTP server listening on %s (bound to %s)", self.local_url, self._host)
+
+    def stop(self) -> None:
+        """Stop serving: open requests get a moment to finish, then are cut."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(timeout=STOP_GRACE)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout=1.0)
+        log.info("HTTP server stopped")
+
+    def rebind(self, host: str) -> None:
+        """Serve on `host` instead, on the same port if it is still free."""
+        self.stop()
+        self._host = host
+        self.start()
+
+    def _asgi_app(self) -> ASGIApp:
+        """One app for the thread's life, so rate limits survive a rebind."""
+        if self._app is None:
+            from mudameter_desktop.api.app import create_app  # noqa: PLC0415 - lazy stack
+
+            self._app = create_app(self._service, self._access)
+        return self._app
+
+
+def lan_address() -> str:
+    """This machine's address on its default route, or 127.0.0.1 without a network."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(_PROBE_ADDRESS)
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+def _serve(server: ReadyServer, listener: socket.socket, ready: threading.Event) -> None:
+    try:
+        server.run(sockets=[listener])
+    except BaseException:  # uvicorn ends a failed start with SystemExit
+        log.exception("The HTTP server stopped on an error")
+    finally:
+        ready.set()
+        listener.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on `port`, or the next free one of `PORT_ATTEMPTS`."""
+    ports = [0] if port == 0 else range(port, min(port + PORT_ATTEMPTS, 65536))
+    last_error: OSError | None = None
+    for candidate in ports:
+        try:
+            return _bind(host, candidate)
+        except socket.gaierror as error:
+            raise ServerStartError(f"Cannot listen on {host!r}: {error}") from error
+        except OSError as error:
+            last_error = error
+    raise ServerStartError(
+        f"No free port on {host} from {port} to {ports[-1]}: {last_error}"
+    ) from last_error
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family, kind, protocol, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind, protocol)
+    try:
+        if os.name != "nt":  # on Windows it would let two servers share the port
+            # A restart must not wait for the old connections' TIME_WAIT.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

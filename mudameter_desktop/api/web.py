@@ -1,0 +1,36 @@
+"""The participant page's files, read once from the package's resources."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from litestar import Response
+from litestar.exceptions import NotFoundException
+
+WEB_FILES = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+# Everything the page needs comes from this server; no inline script runs.
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class WebAssets:
+    """A fixed set of files in memory: a name outside the set is a 404."""
+
+    def __init__(self) -> None:
+        folder = resources.files("mudameter_desktop") / "resources" / "web"
+        self._files = {name: (folder / name).read_bytes() for name in WEB_FILES}
+
+    def response(self, name: str) -> Response[bytes]:
+        if name not in self._files:
+            raise NotFoundException(f"no file {name!r}")
+        return Response(self._files[name], media_type=WEB_FILES[name], headers=PAGE_HEADERS)

@@ -1,0 +1,152 @@
+// The participant page: say how you are, see the room's mood this minute.
+// Plain script, no build step, no network beyond this server.
+"use strict";
+
+const REFRESH_MS = 5000;
+const ID_KEY = "mudameter.participant";
+const STATUSES = ["speaking", "engaged", "disengaged"];
+
+// `clicks` counts status posts, so a refresh that started before one never
+// shows the status it replaced.
+const state = { meetingId: null, lastBucket: null, busy: false, clicks: 0 };
+
+function storedId() {
+  try {
+    return localStorage.getItem(ID_KEY);
+  } catch {
+    return null; // storage disabled: every visit is a new participant
+  }
+}
+
+function storeId(id) {
+  try {
+    localStorage.setItem(ID_KEY, id);
+  } catch {
+    // nothing to do: the id lives for this page only
+  }
+}
+
+class HttpError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+async function call(method, path, body) {
+  const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new HttpError(response.status, answer.detail || response.statusText);
+  }
+  return answer;
+}
+
+function showMessage(text, isError) {
+  const message = document.getElementById("message");
+  message.textContent = text;
+  message.classList.toggle("error", Boolean(isError));
+}
+
+function showError(error) {
+  if (error instanceof HttpError && (error.status === 401 || error.status === 403)) {
+    showMessage("The room key has changed. Ask for the new join link or scan the QR code.", true);
+  } else if (error instanceof HttpError && error.status === 429) {
+    showMessage("Too many taps; wait a moment.", true);
+  } else {
+    showMessage("Cannot reach Muda Meter; retrying…", true);
+  }
+}
+
+function timeOf(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function showMeeting(meeting) {
+  state.meetingId = meeting.id;
+  document.getElementById("title").textContent = meeting.title;
+  document.getElementById("time").textContent =
+    `${timeOf(meeting.starts_at)} – ${timeOf(meeting.ends_at)}`;
+  document.title = `${meeting.title} · Muda Meter`;
+}
+
+function showStatus(status) {
+  for (const name of STATUSES) {
+    document.getElementById(name).setAttribute("aria-pressed", String(name === status));
+  }
+}
+
+function showCounts(counts) {
+  for (const name of STATUSES) {
+    document.getElementById(`count-${name}`).textContent = String(counts ? counts[name] : 0);
+  }
+}
+
+// Refresh: a visit keeps this participant alive and follows the meeting of
+// the hour; the meeting's detail gives our status and the current minute.
+async function refresh() {
+  const clicks = state.clicks;
+  const visit = await call("POST", "/visit", { participant_id: storedId() });
+  storeId(visit.participant_id);
+  if (visit.meeting.id !== state.meetingId) {
+    state.lastBucket = null;
+  }
+  showMeeting(visit.meeting);
+  const detail = await call("GET", `/meetings/${visit.meeting.id}`);
+  if (clicks !== state.clicks) {
+    return;
+  }
+  const me = detail.participants.find((participant) => participant.id === visit.participant_id);
+  showStatus(me ? me.status : null);
+  const samples = detail.engagement_samples;
+  showCounts(samples.length ? samples[samples.length - 1] : state.lastBucket);
+  showMessage("");
+}
+
+async function setStatus(status) {
+  state.busy = true;
+  state.clicks += 1;
+  try {
+    const answer = await call("POST", "/users/status", { status, participant_id: storedId() });
+    storeId(answer.participant_id);
+    state.lastBucket = answer.bucket;
+    showStatus(answer.status);
+    showCounts(answer.bucket);
+    showMessage("");
+    if (answer.meeting_id !== state.meetingId) {
+      await refresh();
+    }
+  } catch (error) {
+    showError(error);
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function tick() {
+  if (!state.busy) {
+    try {
+      await refresh();
+    } catch (error) {
+      showError(error);
+    }
+  }
+  window.setTimeout(tick, REFRESH_MS);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const name of STATUSES) {
+    document.getElementById(name).addEventListener("click", () => setStatus(name));
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && !state.busy) {
+      refresh().catch(showError);
+    }
+  });
+  tick();
+});
