@@ -1,9 +1,9 @@
 """Per-minute buckets: the definition, and the incremental tally that keeps them.
 
 A participant counts once under each status they held at any moment of the
-minute `[m, m + 1 min)`, within the meeting and while alive. The moment a
-status is set counts as holding it, so a click replaced within the same
-microsecond still counts in its minute.
+minute `[m, m + 1 min)`, within the meeting and while alive. Events (status
+changes, the end) come at strictly increasing instants: the service's clock
+guarantees it, so every status is held for some time, however short.
 
 `recompute` is the definition, written for clarity; `RoomTally` reaches the
 same buckets one event at a time, for the hot path of a click. A property
@@ -56,18 +56,13 @@ def recompute(
     for change in changes:
         by_participant[change.participant_id].append(change)
     for participant, history in by_participant.items():
-        history.sort(key=lambda change: change.at)  # stable: same-instant order is kept
+        history.sort(key=lambda change: change.at)
         for index, change in enumerate(history):
             replaced_at = history[index + 1].at if index + 1 < len(history) else ends_at
             low = max(change.at, starts_at)
             high = min(replaced_at, ends_at, expires[participant])
             for minute in minutes:
-                held_in_minute = low < high and low < minute + MINUTE and high > minute
-                clicked_in_minute = (
-                    starts_at <= change.at < min(ends_at, expires[participant])
-                    and floor_minute(change.at) == minute
-                )
-                if held_in_minute or clicked_in_minute:
+                if low < high and low < minute + MINUTE and high > minute:
                     held[minute].add((participant, change.status))
     return {minute: Counts.of([status for _, status in pairs]) for minute, pairs in held.items()}
 
@@ -87,7 +82,7 @@ class RoomTally:
         self._holdings: dict[str, Status] = {}
         self._expires: dict[str, datetime] = {}
         self._open_minute: datetime | None = None
-        self._pairs: set[tuple[str, Status]] = set()
+        self._pairs: set[tuple[str, Status]] = set()  # held in the open minute
         self._changed: dict[datetime, Counts] = {}
 
     def status_of(self, participant_id: str) -> Status | None:
@@ -123,9 +118,13 @@ class RoomTally:
         self, participant_id: str, status: Status, at: datetime, expires_at: datetime
     ) -> None:
         self.advance(at)
+        previous = self._holdings.get(participant_id)
         self._holdings[participant_id] = status
         self._expires[participant_id] = expires_at
         if self._open_minute is not None and self._open_minute <= at < self.ends_at:
+            if previous is not None and at == self._open_minute:
+                # Replaced at the minute's first instant: the carried status was not held in it.
+                self._pairs.discard((participant_id, previous))
             self._pairs.add((participant_id, status))
             self._changed[self._open_minute] = self._count()
 

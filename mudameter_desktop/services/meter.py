@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +47,7 @@ from mudameter_desktop.services.views import (
 from mudameter_desktop.store.models import EngagementSample, Meeting, Participant, StatusChange
 
 PAGE_SIZE = 20
+_TICK = timedelta(microseconds=1)
 MAX_PARTICIPANT_ID_LENGTH = 64
 
 Clock = Callable[[], datetime]
@@ -285,7 +286,8 @@ class MeterService:
             raise
 
     def _tick(self) -> datetime:
-        self._last_now = max(self._clock(), self._last_now)
+        """Now, strictly after the previous write: events never share an instant."""
+        self._last_now = max(self._clock(), self._last_now + _TICK)
         return self._last_now
 
     def _detect(self, session: Session, at: datetime, title: str | None) -> tuple[Meeting, bool]:
