@@ -7,15 +7,15 @@ import os
 # Set before anything imports Qt: every Qt test runs without a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-import pytest  # noqa: E402
+import pytest
 
-from mudameter_desktop.services import MeterService  # noqa: E402
-from mudameter_desktop.store.database import OpenedStore, open_store, sqlite_url  # noqa: E402
+from mudameter_desktop.services import MeterService
+from mudameter_desktop.store.database import OpenedStore, open_store, sqlite_url
 
 
 class FakeClock:
