@@ -33,7 +33,7 @@ MAX_PAGE = 10**15  # keeps the row offset within SQLite's integers
 _DIGITS = re.compile(r"[0-9]+")
 
 
-@get("/meetings", sync_to_thread=True)
+@get("/meetings", sync_to_thread=True, operation_id="listMeetings", summary="List meetings")
 def list_meetings(
     service: MeterService,
     page: Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="1-based, 20 a page")] = 1,
@@ -42,7 +42,12 @@ def list_meetings(
     return service.list_meetings(page)
 
 
-@post("/meetings", sync_to_thread=True)
+@post(
+    "/meetings",
+    sync_to_thread=True,
+    operation_id="createMeeting",
+    summary="Detect or start a meeting",
+)
 def create_meeting(
     service: MeterService, data: MeetingRequest | None = None
 ) -> Response[MeetingView]:
@@ -59,7 +64,12 @@ def create_meeting(
     return Response(meeting, status_code=201 if created else 200)
 
 
-@get("/meetings/{meeting_id:str}", sync_to_thread=True)
+@get(
+    "/meetings/{meeting_id:str}",
+    sync_to_thread=True,
+    operation_id="getMeeting",
+    summary="Get a meeting",
+)
 def meeting_detail(
     service: MeterService,
     meeting_id: Annotated[str, Parameter(description="a positive integer", pattern="^[0-9]+$")],
@@ -68,19 +78,31 @@ def meeting_detail(
     return service.meeting_detail(_meeting_id(meeting_id))
 
 
-@post("/users/status", status_code=200, sync_to_thread=True)
+@post(
+    "/users/status",
+    status_code=200,
+    sync_to_thread=True,
+    operation_id="recordStatus",
+    summary="Record a status",
+)
 def record_status(service: MeterService, data: StatusRequest) -> StatusRecorded:
     """Record a status for the meeting detected now."""
     return service.record_status(data.status, data.participant_id)
 
 
-@post("/visit", status_code=200, sync_to_thread=True)
+@post(
+    "/visit",
+    status_code=200,
+    sync_to_thread=True,
+    operation_id="visit",
+    summary="Join the current meeting",
+)
 def visit(service: MeterService, data: VisitRequest | None = None) -> Visit:
     """Ensure the current meeting and a live participant in it."""
     return service.visit((data or VisitRequest()).participant_id)
 
 
-@get("/health", sync_to_thread=False)
+@get("/health", sync_to_thread=False, operation_id="health", summary="Health check")
 def health() -> Health:
     return Health("ok", __version__)
 
