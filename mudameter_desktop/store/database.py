@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,21 +80,36 @@ def head_revision() -> str:
 def _migrated_engine(url: str) -> Engine:
     engine = make_engine(url)
     try:
-        with engine.begin() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-            known = {script.revision for script in _scripts().walk_revisions()}
-            if current is not None and current not in known:
-                raise SchemaTooNewError(
-                    f"The database is from a newer Muda Meter (schema {current}); "
-                    "update the app to open it. Nothing was changed."
-                )
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                # A table copy (batch migration) would otherwise cascade deletes
+                # into child tables; the check below proves nothing dangles.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            _upgrade(connection)
+            if engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                if connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise StoreError("A migration left dangling references; nothing was used.")
+                connection.commit()
     except BaseException:
         engine.dispose()
         raise
     return engine
+
+
+def _upgrade(connection: Connection) -> None:
+    with connection.begin():
+        current = MigrationContext.configure(connection).get_current_revision()
+        known = {script.revision for script in _scripts().walk_revisions()}
+        if current is not None and current not in known:
+            raise SchemaTooNewError(
+                f"The database is from a newer Muda Meter (schema {current}); "
+                "update the app to open it. Nothing was changed."
+            )
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def make_engine(url: str) -> Engine:

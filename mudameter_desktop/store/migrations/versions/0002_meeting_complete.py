@@ -17,15 +17,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("meeting") as batch:
-        # Existing meetings start as open: the app settles them once on start-up.
-        batch.add_column(
-            sa.Column("complete", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.create_index(batch.f("ix_meeting_complete"), ["complete"])
+    # A plain ADD COLUMN: no table copy. Existing meetings start as open; the
+    # app settles them once on start-up.
+    op.add_column(
+        "meeting", sa.Column("complete", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    op.create_index(op.f("ix_meeting_complete"), "meeting", ["complete"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_meeting_complete"), "meeting")
     with op.batch_alter_table("meeting") as batch:
-        batch.drop_index(batch.f("ix_meeting_complete"))
         batch.drop_column("complete")
