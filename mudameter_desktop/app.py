@@ -116,5 +116,6 @@ def run_headless(options: Options) -> int:
 
 def run_gui(options: Options) -> int:
     """Show the tray first, then open the backend and the server behind it."""
-    print("The desktop GUI is not available yet.", file=sys.stderr)
-    return 2
+    from mudameter_desktop.ui.application import run  # noqa: PLC0415 - Qt only for the GUI
+
+    return run(options)

@@ -1,0 +1,1 @@
+"""The Qt desktop app: tray, meter window, history, settings and QR dialogs."""

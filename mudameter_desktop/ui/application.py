@@ -1,0 +1,203 @@
+"""The desktop app: tray (or meter window) first, then the backend behind it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QDialog, QSystemTrayIcon
+
+from mudameter_desktop import APP_NAME
+from mudameter_desktop.app import Options, prepare_paths
+from mudameter_desktop.domain.statuses import Status
+from mudameter_desktop.ui.controller import MeterController
+from mudameter_desktop.ui.dialogs import QrDialog, SettingsDialog, StartMeetingDialog
+from mudameter_desktop.ui.history import HistoryWindow
+from mudameter_desktop.ui.icons import APP_ICON, icon, status_icon
+from mudameter_desktop.ui.meter_window import MeterWindow
+from mudameter_desktop.ui.runtime import Runtime, open_runtime
+from mudameter_desktop.ui.single_instance import InstanceServer, notify_running, socket_name
+from mudameter_desktop.ui.state import MeterState, tooltip
+from mudameter_desktop.ui.tray import TrayMenu
+
+log = logging.getLogger(__name__)
+
+MESSAGE_MS = 8000
+
+
+class DesktopApp(QObject):
+    """Owns the tray, the windows and the dialogs; the controller does the work."""
+
+    def __init__(self, quit_app: Callable[[], None] = QApplication.quit) -> None:
+        super().__init__()
+        self._quit_app = quit_app
+        self.state = MeterState(self)
+        self.controller = MeterController(self.state, self)
+        self.menu = TrayMenu()
+        self.tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = QSystemTrayIcon(status_icon(None), self)
+            self.tray.setContextMenu(self.menu)
+            self.tray.activated.connect(self._on_tray_activated)
+        self.meter_window = MeterWindow(self.menu, quit_on_close=self.tray is None)
+        self.meter_window.setWindowIcon(icon(APP_ICON))
+        self.history: HistoryWindow | None = None
+        self.qr_dialog: QrDialog | None = None
+        self._history_wanted = False
+
+        menu = self.menu
+        for status, action in menu.status_actions.items():
+            action.triggered.connect(lambda _checked=False, s=status: self.set_status(s))
+        menu.start_meeting.triggered.connect(self.start_meeting)
+        menu.end_meeting.triggered.connect(self.controller.end_meeting)
+        menu.history.triggered.connect(self.show_history)
+        menu.share_on_lan.triggered.connect(self.controller.set_share_on_lan)
+        menu.copy_link.triggered.connect(self.copy_join_link)
+        menu.show_qr.triggered.connect(self.show_qr)
+        menu.settings.triggered.connect(self.show_settings)
+        menu.quit.triggered.connect(self.quit)
+        self.meter_window.status_chosen.connect(self.set_status)
+        self.meter_window.close_requested.connect(self.quit)
+        self.state.changed.connect(self._sync)
+        self.controller.notify.connect(self.show_message)
+        self.controller.ready.connect(self._on_ready)
+        self.controller.failed.connect(self._on_failed)
+        self._sync()
+
+    def start(self, work: Callable[[], Runtime]) -> None:
+        """Show the tray (or the meter window) now; open the backend behind it."""
+        if self.tray is not None:
+            self.tray.show()
+        else:
+            self.meter_window.show_on_top()
+        self.controller.load(work)
+
+    # -- actions ------------------------------------------------------------
+
+    @Slot(Status)
+    def set_status(self, status: Status) -> None:
+        self.controller.set_status(status)
+
+    @Slot()
+    def start_meeting(self) -> None:
+        chosen = StartMeetingDialog.ask()
+        if chosen is not None:
+            self.controller.start_meeting(*chosen)
+
+    @Slot()
+    def show_history(self) -> None:
+        """Show the history (as soon as the store is ready)."""
+        runtime = self.controller.runtime
+        if runtime is None:
+            self._history_wanted = True
+            return
+        if self.history is None:
+            self.history = HistoryWindow(runtime.service, runtime.service.zone, runtime.settings)
+            self.controller.meetings_changed.connect(self.history.apply_changes)
+        self.history.show_and_raise()
+
+    @Slot()
+    def copy_join_link(self) -> None:
+        QGuiApplication.clipboard().setText(self.state.live.join_url)
+        self.show_message("Join link copied", self.state.live.join_url)
+
+    @Slot()
+    def show_qr(self) -> None:
+        if self.qr_dialog is None:
+            self.qr_dialog = QrDialog()
+            self.qr_dialog.new_key_requested.connect(self.controller.new_room_key)
+        self._sync_qr()
+        self.qr_dialog.show()
+        self.qr_dialog.raise_()
+
+    @Slot()
+    def show_settings(self) -> None:
+        runtime = self.controller.runtime
+        if runtime is None:
+            return
+        dialog = SettingsDialog(runtime.settings)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        settings = dialog.values()
+        share_changed = settings.share_on_lan != runtime.settings.share_on_lan
+        self.controller.save_settings(settings)
+        if share_changed:
+            self.controller.set_share_on_lan(settings.share_on_lan)
+        if self.history is not None:
+            self.history.set_settings(settings)
+
+    @Slot(str, str)
+    def show_message(self, title: str, message: str) -> None:
+        if self.tray is not None and QSystemTrayIcon.supportsMessages():
+            self.tray.showMessage(title, message, status_icon(self.state.live.status), MESSAGE_MS)
+        else:
+            log.info("%s: %s", title, message)
+
+    @Slot()
+    def quit(self) -> None:
+        """Stop the server, store the last minutes, close everything and leave."""
+        try:
+            self.controller.shutdown()
+        finally:
+            if self.tray is not None:
+                self.tray.hide()
+            for window in (self.meter_window, self.history, self.qr_dialog):
+                if window is not None:
+                    window.hide()
+            self._quit_app()
+
+    # -- keeping widgets in step ------------------------------------------
+
+    @Slot()
+    def _on_ready(self) -> None:
+        if self._history_wanted:
+            self._history_wanted = False
+            self.show_history()
+
+    @Slot(str)
+    def _on_failed(self, error: str) -> None:
+        self.show_message("Muda Meter could not start", error)
+        self.meter_window.show_on_top()
+
+    @Slot(QSystemTrayIcon.ActivationReason)
+    def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.meter_window.show_on_top()
+
+    @Slot()
+    def _sync(self) -> None:
+        live, zone = self.state.live, self.controller.zone
+        self.menu.sync(live, zone)
+        self.meter_window.sync(live, zone)
+        if self.tray is not None:
+            self.tray.setIcon(status_icon(live.status))
+            self.tray.setToolTip(tooltip(live, zone))
+        self._sync_qr()
+
+    def _sync_qr(self) -> None:
+        if self.qr_dialog is not None and self.state.live.join_url:
+            self.qr_dialog.show_link(self.state.live.join_url, self.state.live.share_on_lan)
+
+
+def run(options: Options) -> int:
+    """The tray app's main loop; 0 also when another instance was asked to show."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)  # noqa: S101 - a widget app is needed
+    app.setApplicationName(APP_NAME)
+    app.setQuitOnLastWindowClosed(False)
+    app.setWindowIcon(icon(APP_ICON))
+    paths = prepare_paths(options)
+    name = socket_name(paths.data_dir)
+    if notify_running(name):
+        log.info("Muda Meter is already running; showed its history window")
+        return 0
+    instance = InstanceServer(name)
+    desktop = DesktopApp()
+    instance.show_history_requested.connect(desktop.show_history)
+    desktop.start(lambda: open_runtime(options, paths))
+    code = app.exec()
+    instance.close()
+    return code

@@ -1,0 +1,169 @@
+"""Small dialogs: start a meeting, settings, the join link as a QR code."""
+
+from __future__ import annotations
+
+import io
+
+import segno
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mudameter_desktop.domain.meetings import MAX_DURATION_MINUTES, MAX_TITLE_LENGTH
+from mudameter_desktop.settings import Settings
+
+QR_SCALE = 8
+
+
+def _ok_cancel(dialog: QDialog) -> QDialogButtonBox:
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    )
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
+class StartMeetingDialog(QDialog):
+    """Title and duration of a meeting that starts now."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Start meeting now")
+        self.title = QLineEdit()
+        self.title.setMaxLength(MAX_TITLE_LENGTH)
+        self.title.setPlaceholderText("Meeting HH:MM")
+        self.duration = QSpinBox()
+        self.duration.setRange(1, MAX_DURATION_MINUTES)
+        self.duration.setValue(60)
+        self.duration.setSuffix(" min")
+        form = QFormLayout(self)
+        form.addRow("Title:", self.title)
+        form.addRow("Duration:", self.duration)
+        form.addRow(_ok_cancel(self))
+
+    @classmethod
+    def ask(cls, parent: QWidget | None = None) -> tuple[str, int] | None:
+        """The title and minutes chosen, or None when cancelled."""
+        dialog = cls(parent)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.title.text().strip(), dialog.duration.value()
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Muda Meter settings")
+        self._settings = settings
+        self.port = QSpinBox()
+        self.port.setRange(1, 65535)
+        self.port.setValue(settings.port)
+        self.share_on_lan = QCheckBox("Share on the LAN at start")
+        self.share_on_lan.setChecked(settings.share_on_lan)
+        self.require_room_key = QCheckBox("LAN clients need the room key")
+        self.require_room_key.setChecked(settings.require_room_key)
+        self.hourly_cost = QDoubleSpinBox()
+        self.hourly_cost.setRange(0, 1_000_000)
+        self.hourly_cost.setDecimals(2)
+        self.hourly_cost.setValue(settings.hourly_cost)
+        self.hourly_cost.setSpecialValueText("not set")
+        self.currency = QLineEdit(settings.currency)
+        self.currency.setMaxLength(8)
+        self.start_at_login = QCheckBox("Start Muda Meter when I log in")
+        self.start_at_login.setChecked(settings.start_at_login)
+        self.notify_meetings = QCheckBox("Notify when a meeting starts and ends")
+        self.notify_meetings.setChecked(settings.notify_meetings)
+        self.nudge_disengaged = QCheckBox(
+            "Nudge me when over half the room is disengaged for 5 minutes"
+        )
+        self.nudge_disengaged.setChecked(settings.nudge_disengaged)
+        cost = QHBoxLayout()
+        cost.addWidget(self.hourly_cost, 1)
+        cost.addWidget(self.currency)
+        form = QFormLayout(self)
+        form.addRow("Port (after a restart):", self.port)
+        form.addRow("", self.share_on_lan)
+        form.addRow("", self.require_room_key)
+        form.addRow("Hourly cost per person:", cost)
+        form.addRow("", self.start_at_login)
+        form.addRow("", self.notify_meetings)
+        form.addRow("", self.nudge_disengaged)
+        form.addRow(_ok_cancel(self))
+
+    def values(self) -> Settings:
+        return self._settings.with_changes(
+            port=self.port.value(),
+            share_on_lan=self.share_on_lan.isChecked(),
+            require_room_key=self.require_room_key.isChecked(),
+            hourly_cost=self.hourly_cost.value(),
+            currency=self.currency.text().strip() or self._settings.currency,
+            start_at_login=self.start_at_login.isChecked(),
+            notify_meetings=self.notify_meetings.isChecked(),
+            nudge_disengaged=self.nudge_disengaged.isChecked(),
+        )
+
+
+def qr_pixmap(text: str) -> QPixmap:
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="png", scale=QR_SCALE, border=2)
+    pixmap = QPixmap()
+    pixmap.loadFromData(buffer.getvalue(), "PNG")
+    return pixmap
+
+
+class QrDialog(QDialog):
+    """The join link as a QR code and as text; "New room key" revokes the old one."""
+
+    new_key_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Join this meeting room")
+        self.code = QLabel()
+        self.code.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.link = QLineEdit()
+        self.link.setReadOnly(True)
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        copy = QPushButton("Copy link")
+        copy.clicked.connect(self.copy_link)
+        new_key = QPushButton("New room key")
+        new_key.setToolTip("Revoke the current key: phones that joined with it must scan again")
+        new_key.clicked.connect(self.new_key_requested)
+        row = QHBoxLayout()
+        row.addWidget(self.link, 1)
+        row.addWidget(copy)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        close.addButton(new_key, QDialogButtonBox.ButtonRole.ResetRole)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.code)
+        layout.addLayout(row)
+        layout.addWidget(self.hint)
+        layout.addWidget(close)
+
+    def show_link(self, url: str, shared: bool) -> None:
+        self.link.setText(url)
+        self.code.setPixmap(qr_pixmap(url))
+        self.hint.setText(
+            "Scan with a phone on the same network."
+            if shared
+            else "Turn on “Share on LAN” in the tray menu so that other devices can reach it."
+        )
+
+    def copy_link(self) -> None:
+        QGuiApplication.clipboard().setText(self.link.text())

@@ -1,0 +1,422 @@
+"""The history window: a lazy table of meetings, a per-minute chart, participants."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCharts import (
+    QBarCategoryAxis,
+    QBarSet,
+    QChart,
+    QChartView,
+    QStackedBarSeries,
+    QValueAxis,
+)
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mudameter_desktop import APP_NAME
+from mudameter_desktop.domain.statuses import Counts, Status
+from mudameter_desktop.settings import Settings
+from mudameter_desktop.ui.controller import wasted_text
+from mudameter_desktop.ui.icons import icon
+from mudameter_desktop.ui.state import STATUS_LABELS, percent
+
+if TYPE_CHECKING:
+    from mudameter_desktop.services import MeetingDetail, MeetingSummary, MeterService
+
+Index = QModelIndex | QPersistentModelIndex
+
+COLUMNS = (
+    "Date",
+    "Title",
+    "Length",
+    "Participants",
+    "Speaking",
+    "Engaged",
+    "Disengaged",
+    "Muda",
+    "Wasted",
+)
+TITLE_COLUMN = 1
+STATUS_COLORS = {
+    Status.SPEAKING: "#0072B2",
+    Status.ENGAGED: "#009E73",
+    Status.DISENGAGED: "#D55E00",
+}
+LABEL_EVERY = 5  # minutes between labels on the chart's time axis
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def length_text(meeting: MeetingSummary) -> str:
+    minutes = round((meeting.ends_at - meeting.starts_at).total_seconds() / 60)
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
+
+
+def cells(meeting: MeetingSummary, zone: tzinfo, settings: Settings) -> tuple[str, ...]:
+    """The table's texts for one meeting, in `COLUMNS` order."""
+    totals: Counts = meeting.totals
+    return (
+        f"{meeting.starts_at.astimezone(zone):%a %d %b %Y %H:%M}",
+        meeting.title,
+        length_text(meeting),
+        str(meeting.participant_count),
+        *(percent(totals.share(status)) for status in STATUS_LABELS),
+        percent(meeting.muda),
+        wasted_text(totals, settings),
+    )
+
+
+class MeetingTableModel(QAbstractTableModel):
+    """Meetings newest first, fetched 20 at a time as the view scrolls."""
+
+    def __init__(self, service: MeterService, zone: tzinfo, settings: Settings) -> None:
+        super().__init__()
+        self._service = service
+        self._zone = zone
+        self.settings = settings
+        self._rows: list[MeetingSummary] = []
+        self._pages = 0
+        self._total = 0
+
+    # -- Qt's model interface ----------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        meeting = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cells(meeting, self._zone, self.settings)[index.column()]
+        if role == ID_ROLE:
+            return meeting.id
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > TITLE_COLUMN:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and (self._pages == 0 or len(self._rows) < self._total)
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if not self.canFetchMore(parent):
+            return
+        page = self._service.list_meetings(self._pages + 1)
+        self._pages, self._total = page.page, page.total
+        known = {meeting.id for meeting in self._rows}
+        new = [meeting for meeting in page.items if meeting.id not in known]
+        if not new:
+            self._total = len(self._rows)  # the list shrank meanwhile
+            return
+        self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows) + len(new) - 1)
+        self._rows.extend(new)
+        self.endInsertRows()
+
+    # -- ours ---------------------------------------------------------------
+
+    def meeting_id(self, row: int) -> int:
+        return self._rows[row].id
+
+    def row_of(self, meeting_id: int) -> int | None:
+        return next((row for row, m in enumerate(self._rows) if m.id == meeting_id), None)
+
+    def reload(self) -> None:
+        """Start again from the first page (a meeting was created)."""
+        self.beginResetModel()
+        self._rows, self._pages, self._total = [], 0, 0
+        self.endResetModel()
+        self.fetchMore(QModelIndex())
+
+    def set_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        if self._rows:
+            last = len(COLUMNS) - 1
+            self.dataChanged.emit(self.index(0, last), self.index(len(self._rows) - 1, last))
+
+    def apply_changes(self, changes: dict[int, str]) -> None:
+        """Update the rows of changed meetings; reload when one was created."""
+        from mudameter_desktop.services import NotFoundError  # noqa: PLC0415 - loaded late
+
+        if "created" in changes.values():
+            self.reload()
+            return
+        for meeting_id, kind in changes.items():
+            row = self.row_of(meeting_id)
+            if row is None:
+                continue  # not loaded yet: it will be fetched fresh
+            try:
+                fresh = None if kind == "deleted" else self._service.meeting_detail(meeting_id)
+            except NotFoundError:
+                fresh = None
+            if fresh is None:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._rows[row]
+                self._total -= 1
+                self.endRemoveRows()
+            else:
+                self._rows[row] = fresh
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+
+class HistoryWindow(QWidget):
+    updated = Signal()  # the table (and the selected meeting) reflect new changes
+
+    def __init__(self, service: MeterService, zone: tzinfo, settings: Settings) -> None:
+        super().__init__()
+        self.setWindowTitle(f"{APP_NAME} — History")
+        self.setWindowIcon(icon("mudameter"))
+        self.resize(960, 680)
+        self._service = service
+        self._zone = zone
+        self.detail: MeetingDetail | None = None
+        self.model = MeetingTableModel(service, zone, settings)
+        self.table = self._build_table()
+        self.heading = QLabel("Select a meeting to see its minutes.")
+        self.heading.setStyleSheet("font-weight: bold;")
+        self.chart = QChart()
+        self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+        self.chart_view = QChartView(self.chart)
+        self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.chart_view.setMinimumHeight(220)
+        self.series: QStackedBarSeries | None = None
+        self.participants = QListWidget()
+        self.participants.setMaximumWidth(320)
+        self.rename_button = QPushButton("Rename…")
+        self.delete_button = QPushButton("Delete…")
+        self.export_csv_button = QPushButton("Export CSV…")
+        self.export_json_button = QPushButton("Export JSON…")
+        self.rename_button.clicked.connect(self.rename)
+        self.delete_button.clicked.connect(self.delete)
+        self.export_csv_button.clicked.connect(lambda: self.export("csv"))
+        self.export_json_button.clicked.connect(lambda: self.export("json"))
+        self._lay_out()
+        self.model.fetchMore(QModelIndex())
+        self._show(None)
+
+    def _build_table(self) -> QTableView:
+        table = QTableView()
+        table.setModel(self.model)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.verticalHeader().hide()
+        table.setAlternatingRowColors(True)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(TITLE_COLUMN, QHeaderView.ResizeMode.Stretch)
+        table.selectionModel().selectionChanged.connect(self._on_selection)
+        return table
+
+    def _lay_out(self) -> None:
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.heading, 1)
+        for button in self._meeting_buttons():
+            buttons.addWidget(button)
+        details = QSplitter(Qt.Orientation.Horizontal)
+        details.addWidget(self.chart_view)
+        details.addWidget(self.participants)
+        details.setStretchFactor(0, 1)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addLayout(buttons)
+        lower_layout.addWidget(details)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(lower)
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+    def _meeting_buttons(self) -> tuple[QPushButton, ...]:
+        return (
+            self.rename_button,
+            self.delete_button,
+            self.export_csv_button,
+            self.export_json_button,
+        )
+
+    def selected_id(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.meeting_id(rows[0].row()) if rows else None
+
+    def select_meeting(self, meeting_id: int) -> None:
+        row = self.model.row_of(meeting_id)
+        if row is not None:
+            self.table.selectRow(row)
+
+    def show_and_raise(self) -> None:
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def set_settings(self, settings: Settings) -> None:
+        self.model.set_settings(settings)
+
+    @Slot(object)
+    def apply_changes(self, changes: dict[int, str]) -> None:
+        selected = self.selected_id()
+        self.model.apply_changes(changes)
+        if selected is not None and self.selected_id() != selected:
+            self.select_meeting(selected)  # the model was reloaded
+        if selected is not None and selected in changes:
+            self._show(self._load(selected))
+        self.updated.emit()
+
+    # -- actions ------------------------------------------------------------
+
+    @Slot()
+    def rename(self) -> None:
+        detail = self.detail
+        if detail is None:
+            return
+        title, accepted = QInputDialog.getText(self, "Rename meeting", "Title:", text=detail.title)
+        if accepted and title.strip():
+            self._service.rename_meeting(detail.id, title.strip()[:200])
+
+    @Slot()
+    def delete(self) -> None:
+        detail = self.detail
+        if detail is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete meeting",
+            f"Delete “{detail.title}” and all its minutes? This cannot be undone.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._service.delete_meeting(detail.id)
+
+    def export(self, kind: str) -> None:
+        """Save the selected meeting as CSV (one row per minute) or JSON."""
+        from mudameter_desktop.services.export import (  # noqa: PLC0415 - loaded late
+            meeting_to_csv,
+            meeting_to_json,
+        )
+
+        detail = self.detail
+        if detail is None:
+            return
+        suggested = f"meeting-{detail.id}-{detail.starts_at.astimezone(self._zone):%Y%m%d-%H%M}"
+        name_filter = "CSV files (*.csv)" if kind == "csv" else "JSON files (*.json)"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export meeting", f"{suggested}.{kind}", name_filter
+        )
+        if not path:
+            return
+        text = meeting_to_csv(detail) if kind == "csv" else meeting_to_json(detail)
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as error:
+            QMessageBox.warning(self, "Export failed", f"Could not write {path}: {error}")
+
+    # -- showing one meeting ----------------------------------------------
+
+    @Slot(QItemSelection, QItemSelection)
+    def _on_selection(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        meeting_id = self.selected_id()
+        self._show(self._load(meeting_id) if meeting_id is not None else None)
+
+    def _load(self, meeting_id: int) -> MeetingDetail | None:
+        from mudameter_desktop.services import NotFoundError  # noqa: PLC0415 - loaded late
+
+        try:
+            return self._service.meeting_detail(meeting_id)
+        except NotFoundError:
+            return None
+
+    def _show(self, detail: MeetingDetail | None) -> None:
+        self.detail = detail
+        for button in self._meeting_buttons():
+            button.setEnabled(detail is not None)
+        self._draw_chart(detail)
+        self.participants.clear()
+        if detail is None:
+            self.heading.setText("Select a meeting to see its minutes.")
+            return
+        self.heading.setText(
+            f"{detail.title} — {detail.participant_count} participants, muda {percent(detail.muda)}"
+        )
+        for participant in detail.participants:
+            status = STATUS_LABELS[participant.status] if participant.status else "no status"
+            joined = participant.created_at.astimezone(self._zone)
+            self.participants.addItem(
+                f"{participant.kind} · {status} · joined {joined:%H:%M} · {participant.id[:8]}"
+            )
+
+    def _draw_chart(self, detail: MeetingDetail | None) -> None:
+        self.chart.removeAllSeries()
+        for axis in self.chart.axes():
+            self.chart.removeAxis(axis)
+        self.series = None
+        if detail is None or not detail.engagement_samples:
+            self.chart.setTitle("No minutes recorded" if detail else "")
+            return
+        self.chart.setTitle("Participants per minute")
+        series = QStackedBarSeries()
+        samples = detail.engagement_samples
+        for status, label in STATUS_LABELS.items():
+            bars = QBarSet(label)
+            bars.setColor(QColor(STATUS_COLORS[status]))
+            bars.append([float(getattr(sample, status.value)) for sample in samples])
+            series.append(bars)
+        peak = max(1, *(s.speaking + s.engaged + s.disengaged for s in samples))
+        series.setBarWidth(0.9)
+        self.chart.addSeries(series)
+        minutes = QBarCategoryAxis()
+        # Category names must be unique: unlabelled minutes get distinct invisible names.
+        minutes.append(
+            [
+                f"{sample.minute.astimezone(self._zone):%H:%M}"
+                if number % LABEL_EVERY == 0
+                else "\u200b" * (number + 1)
+                for number, sample in enumerate(samples)
+            ]
+        )
+        counts = QValueAxis()
+        counts.setRange(0, peak)
+        if peak <= 10:
+            counts.setTickCount(peak + 1)  # one tick per participant
+        else:
+            counts.applyNiceNumbers()
+        counts.setLabelFormat("%d")
+        self.chart.addAxis(minutes, Qt.AlignmentFlag.AlignBottom)
+        self.chart.addAxis(counts, Qt.AlignmentFlag.AlignLeft)
+        series.attachAxis(minutes)
+        series.attachAxis(counts)
+        self.series = series

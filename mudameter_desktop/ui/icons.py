@@ -1,0 +1,24 @@
+"""Icons drawn from the SVGs in `resources/icons/` (scalable, so sharp at HiDPI)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from PySide6.QtGui import QIcon
+
+from mudameter_desktop.domain.statuses import Status
+
+ICONS = Path(__file__).resolve().parent.parent / "resources" / "icons"
+APP_ICON = "mudameter"
+IDLE = "idle"
+
+
+@cache
+def icon(name: str) -> QIcon:
+    return QIcon(str(ICONS / f"{name}.svg"))
+
+
+def status_icon(status: Status | None) -> QIcon:
+    """The tray icon for a status; neutral when idle."""
+    return icon(status.value if status else IDLE)

@@ -1,0 +1,87 @@
+"""A small always-on-top window with the tray's controls (also when there is no tray)."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mudameter_desktop import APP_NAME
+from mudameter_desktop.domain.statuses import Status
+from mudameter_desktop.ui.icons import status_icon
+from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, meeting_line, room_line
+from mudameter_desktop.ui.tray import TrayMenu
+
+ICON_SIZE = QSize(32, 32)
+
+
+class MeterWindow(QWidget):
+    status_chosen = Signal(Status)
+    close_requested = Signal()  # with no tray, closing the window quits
+
+    def __init__(self, menu: TrayMenu, quit_on_close: bool) -> None:
+        super().__init__(None, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
+        self.setWindowTitle(APP_NAME)
+        self._quit_on_close = quit_on_close
+        self.meeting = QLabel("Starting…")
+        self.meeting.setStyleSheet("font-weight: bold;")
+        self.meeting.setWordWrap(True)
+        self.room = QLabel("")
+        self.room.setWordWrap(True)
+        self.group = QButtonGroup(self)
+        self.buttons: dict[Status, QPushButton] = {}
+        row = QHBoxLayout()
+        for status, label in STATUS_LABELS.items():
+            button = QPushButton(status_icon(status), label)
+            button.setIconSize(ICON_SIZE)
+            button.setCheckable(True)
+            button.setMinimumHeight(56)
+            button.clicked.connect(lambda _checked=False, s=status: self.status_chosen.emit(s))
+            self.group.addButton(button)
+            self.buttons[status] = button
+            row.addWidget(button)
+        more = QToolButton()
+        more.setText("Menu")
+        more.setToolTip("Meetings, history, sharing and settings")
+        more.setMenu(menu)
+        more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        footer = QHBoxLayout()
+        footer.addWidget(self.room, 1)
+        footer.addWidget(more)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.meeting)
+        layout.addLayout(row)
+        layout.addLayout(footer)
+
+    def sync(self, live: LiveState, zone: tzinfo) -> None:
+        self.group.setExclusive(False)  # so that idle can show no button checked
+        for status, button in self.buttons.items():
+            button.setChecked(status == live.status)
+        self.group.setExclusive(True)
+        if live.ready:
+            self.meeting.setText(meeting_line(live.meeting, zone))
+            self.room.setText(
+                "\n".join(filter(None, (room_line(live.room, live.muda), live.error)))
+            )
+        else:
+            self.meeting.setText(live.error or "Starting…")
+
+    def show_on_top(self) -> None:
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._quit_on_close:
+            self.close_requested.emit()
+        super().closeEvent(event)

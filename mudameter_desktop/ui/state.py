@@ -1,0 +1,106 @@
+"""What the tray, its menu and the meter window show, held in memory.
+
+`LiveState` is an immutable snapshot; `MeterState` holds the current one and
+emits `changed` when it is replaced, so opening the menu costs no query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+from mudameter_desktop.domain.meetings import MEETING_LENGTH, nearest_local_hour
+from mudameter_desktop.domain.statuses import Counts, Status
+
+if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
+    from mudameter_desktop.services.views import MeetingView
+
+M = TypeVar("M", bound="MeetingView")
+
+STATUS_LABELS = {
+    Status.SPEAKING: "Speaking",
+    Status.ENGAGED: "Engaged",
+    Status.DISENGAGED: "Disengaged",
+}
+
+
+@dataclass(frozen=True)
+class LiveState:
+    ready: bool = False
+    error: str | None = None
+    status: Status | None = None  # the local user's, None = idle
+    meeting: MeetingView | None = None  # the meeting running now, if it exists yet
+    room: Counts = field(default_factory=Counts)  # the current minute's bucket
+    muda: float | None = None  # the current meeting's, so far
+    share_on_lan: bool = False
+    local_url: str = ""
+    join_url: str = ""
+
+
+class MeterState(QObject):
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.live = LiveState()
+
+    def update(self, **changes: Any) -> None:
+        new = replace(self.live, **changes)
+        if new != self.live:
+            self.live = new
+            self.changed.emit()
+
+
+def percent(share: float | None) -> str:
+    return "\u2014" if share is None else f"{share:.0%}"
+
+
+def meeting_line(meeting: MeetingView | None, zone: tzinfo) -> str:
+    if meeting is None:
+        return "No meeting running"
+    starts = meeting.starts_at.astimezone(zone)
+    ends = meeting.ends_at.astimezone(zone)
+    return f"{meeting.title} · {starts:%H:%M}\u2013{ends:%H:%M}"
+
+
+def room_line(room: Counts, muda: float | None) -> str:
+    return (
+        f"Now: {room.speaking} speaking · {room.engaged} engaged · "
+        f"{room.disengaged} disengaged — muda so far {percent(muda)}"
+    )
+
+
+def tooltip(live: LiveState, zone: tzinfo) -> str:
+    if not live.ready:
+        return "Muda Meter — starting…" if live.error is None else f"Muda Meter — {live.error}"
+    you = STATUS_LABELS[live.status] if live.status else "no status"
+    return "\n".join(
+        (meeting_line(live.meeting, zone), f"You: {you}", f"Room muda so far: {percent(live.muda)}")
+    )
+
+
+def looks_detected(meeting: MeetingView, zone: tzinfo) -> bool:
+    """Whether a meeting is an hourly slot rather than an explicit start."""
+    return (
+        meeting.ends_at - meeting.starts_at == MEETING_LENGTH
+        and nearest_local_hour(meeting.starts_at, zone) == meeting.starts_at
+    )
+
+
+def current_meeting(meetings: Sequence[M], now: datetime, zone: tzinfo) -> M | None:
+    """The meeting a click would go to now, among existing ones (none is created).
+
+    Mirrors the service's detection: an explicit meeting running now wins
+    (the latest-starting one), then the hourly slot nearest to now, which
+    takes clicks from half an hour before its start.
+    """
+    detected = {m.id for m in meetings if looks_detected(m, zone)}
+    running = [m for m in meetings if m.id not in detected and m.starts_at <= now < m.ends_at]
+    if running:
+        return max(running, key=lambda m: (m.starts_at, m.id))
+    slot = nearest_local_hour(now, zone)
+    return next((m for m in meetings if m.id in detected and m.starts_at == slot), None)

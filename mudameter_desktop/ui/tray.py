@@ -1,0 +1,68 @@
+"""The tray menu, built once and kept in step with `LiveState` (no query on open)."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QMenu, QWidget
+
+from mudameter_desktop.domain.statuses import Status
+from mudameter_desktop.ui.icons import status_icon
+from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, meeting_line
+
+
+class TrayMenu(QMenu):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.statuses = QActionGroup(self)
+        self.statuses.setExclusive(True)
+        self.status_actions: dict[Status, QAction] = {}
+        for status, label in STATUS_LABELS.items():
+            action = self.addAction(status_icon(status), label)
+            action.setCheckable(True)
+            action.setData(status.value)
+            self.statuses.addAction(action)
+            self.status_actions[status] = action
+        self.addSeparator()
+        self.meeting = self.addAction("Starting…")
+        self.meeting.setEnabled(False)
+        self.start_meeting = self.addAction("Start meeting now…")
+        self.end_meeting = self.addAction("End meeting now")
+        self.addSeparator()
+        self.history = self.addAction("History…")
+        self.addSeparator()
+        self.share_on_lan = self.addAction("Share on LAN")
+        self.share_on_lan.setCheckable(True)
+        self.copy_link = self.addAction("Copy join link")
+        self.show_qr = self.addAction("Show QR code…")
+        self.addSeparator()
+        self.settings = self.addAction("Settings…")
+        self.quit = self.addAction("Quit")
+        self._needs_backend = (
+            self.start_meeting,
+            self.history,
+            self.share_on_lan,
+            self.copy_link,
+            self.show_qr,
+            self.settings,
+        )
+
+    def sync(self, live: LiveState, zone: tzinfo) -> None:
+        for status, action in self.status_actions.items():
+            action.setChecked(status == live.status)
+        if live.status is None and (checked := self.statuses.checkedAction()) is not None:
+            self.statuses.setExclusive(False)  # an exclusive group cannot go back to none
+            checked.setChecked(False)
+            self.statuses.setExclusive(True)
+        if live.ready:
+            self.meeting.setText(meeting_line(live.meeting, zone))
+        else:
+            self.meeting.setText(live.error or "Starting…")
+        for action in self._needs_backend:
+            action.setEnabled(live.ready)
+        self.end_meeting.setEnabled(live.ready and live.meeting is not None)
+        self.share_on_lan.setChecked(live.share_on_lan)
+        has_link = bool(live.join_url)
+        self.copy_link.setEnabled(has_link)
+        self.show_qr.setEnabled(has_link)
