@@ -403,15 +403,13 @@ def _replay(session: Session, meeting: Meeting) -> RoomTally:
             select(Participant.id, Participant.expires_at).where(
                 Participant.meeting_id == meeting.id
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     changes = session.execute(
         select(StatusChange.participant_id, StatusChange.status, StatusChange.at)
         .where(StatusChange.meeting_id == meeting.id)
         .order_by(StatusChange.at, StatusChange.id)
-    ).tuples()
+    )
     for participant_id, status, at in changes:
         tally.set_status(participant_id, Status(status), at, expires[participant_id])
     return tally
@@ -461,7 +459,7 @@ def _participant_counts(session: Session, ids: list[int]) -> dict[int, int]:
         select(Participant.meeting_id, func.count(Participant.id))
         .where(Participant.meeting_id.in_(ids))
         .group_by(Participant.meeting_id)
-    ).tuples()
+    )
     return dict(rows.all())
 
 
@@ -475,7 +473,7 @@ def _totals(session: Session, ids: list[int]) -> dict[int, Counts]:
         )
         .where(EngagementSample.meeting_id.in_(ids))
         .group_by(EngagementSample.meeting_id)
-    ).tuples()
+    )
     return {
         meeting_id: Counts(int(speaking), int(engaged), int(disengaged))
         for meeting_id, speaking, engaged, disengaged in rows
