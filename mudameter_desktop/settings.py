@@ -51,16 +51,25 @@ def load_settings(path: Path) -> Settings:
             log.warning("Settings file %s unreadable (%s); using defaults", path, error)
     defaults = Settings()
     known = {field.name: field for field in fields(Settings)}
-    clean = {
-        name: value
+    clean: dict[str, Any] = {
+        name: float(value) if isinstance(getattr(defaults, name), float) else value
         for name, value in values.items()
-        if name in known and isinstance(value, type(getattr(defaults, name)))
+        if name in known and _fits(value, getattr(defaults, name))
     }
     settings = replace(defaults, **clean)
     if not settings.room_key:
         settings = settings.with_changes(room_key=new_room_key())
         save_settings(path, settings)
     return settings
+
+
+def _fits(value: Any, default: Any) -> bool:
+    """JSON types match the default's (an int is fine for a float, a bool never is)."""
+    if isinstance(value, bool) or isinstance(default, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    return isinstance(value, type(default))
 
 
 def save_settings(path: Path, settings: Settings) -> None:
