@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QDialog, QSystemTrayIcon
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QApplication, QDialog, QSystemTrayIcon, QWidget
 
 from mudameter_desktop import APP_NAME
 from mudameter_desktop.app import Options, prepare_paths
@@ -49,8 +49,7 @@ class DesktopApp(QObject):
         self._history_wanted = False
 
         menu = self.menu
-        for status, action in menu.status_actions.items():
-            action.triggered.connect(lambda _checked=False, s=status: self.set_status(s))
+        menu.statuses.triggered.connect(self._on_status_action)
         menu.start_meeting.triggered.connect(self.start_meeting)
         menu.end_meeting.triggered.connect(self.controller.end_meeting)
         menu.history.triggered.connect(self.show_history)
@@ -144,10 +143,14 @@ class DesktopApp(QObject):
         finally:
             if self.tray is not None:
                 self.tray.hide()
-            for window in (self.meter_window, self.history, self.qr_dialog):
-                if window is not None:
-                    window.hide()
+            for window in self.windows():
+                window.hide()
             self._quit_app()
+
+    def windows(self) -> list[QWidget]:
+        """The top-level widgets made so far (the menu too: it has no parent)."""
+        made = (self.meter_window, self.history, self.qr_dialog, self.menu)
+        return [window for window in made if window is not None]
 
     # -- keeping widgets in step ------------------------------------------
 
@@ -161,6 +164,10 @@ class DesktopApp(QObject):
     def _on_failed(self, error: str) -> None:
         self.show_message("Muda Meter could not start", error)
         self.meter_window.show_on_top()
+
+    @Slot(QAction)
+    def _on_status_action(self, action: QAction) -> None:
+        self.set_status(Status(action.data()))
 
     @Slot(QSystemTrayIcon.ActivationReason)
     def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:

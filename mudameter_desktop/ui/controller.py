@@ -19,7 +19,8 @@ from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
 from mudameter_desktop.settings import Settings, save_settings
 from mudameter_desktop.ui import autostart
 from mudameter_desktop.ui.runtime import Runtime, Task, host_for
-from mudameter_desktop.ui.state import MeterState, meeting_line, percent, current_meeting
+from mudameter_desktop.ui.signals import emit
+from mudameter_desktop.ui.state import MeterState, current_meeting, meeting_line, percent
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
     from mudameter_desktop.services import MeetingChange, MeetingDetail, MeterService
@@ -51,16 +52,31 @@ def meeting_summary_text(detail: MeetingDetail, settings: Settings) -> str:
     )
 
 
-def split_samples(detail: MeetingDetail | None, minute: datetime) -> tuple[list[Counts], Counts]:
-    """The counts of the minutes before `minute`, and of `minute` itself."""
-    settled: list[Counts] = []
-    current = Counts()
-    for sample in detail.engagement_samples if detail else []:
-        counts = Counts(sample.speaking, sample.engaged, sample.disengaged)
-        if sample.minute < minute:
-            settled.append(counts)
-        elif sample.minute == minute:
-            current = counts
+def room_counts(detail: MeetingDetail | None, now: datetime) -> tuple[list[Counts], Counts]:
+    """The counts of the minutes before now, and the room's now.
+
+    Before the meeting starts, "now" is its first minute as it will start:
+    the statuses of the participants who arrived early.
+    """
+    if detail is None:
+        return [], Counts()
+    minute = floor_minute(now)
+    settled = [
+        Counts(s.speaking, s.engaged, s.disengaged)
+        for s in detail.engagement_samples
+        if s.minute < minute
+    ]
+    if now < detail.starts_at:
+        early = [p.status for p in detail.participants if p.status and p.expires_at > now]
+        return settled, Counts.of(early)
+    current = next(
+        (
+            Counts(s.speaking, s.engaged, s.disengaged)
+            for s in detail.engagement_samples
+            if s.minute == minute
+        ),
+        Counts(),
+    )
     return settled, current
 
 
@@ -121,12 +137,12 @@ class MeterController(QObject):
             self._record(status)
         self.refresh_live(announce=False)
         self._schedule_tick()
-        self.ready.emit()
+        emit(self.ready)
 
     @Slot(object)
     def _on_failed(self, error: BaseException) -> None:
         self.state.update(error=str(error))
-        self.failed.emit(str(error))
+        emit(self.failed, str(error))
 
     @property
     def zone(self) -> tzinfo:
@@ -184,7 +200,7 @@ class MeterController(QObject):
 
     @Slot(object)
     def _on_rebind_failed(self, error: BaseException) -> None:
-        self.notify.emit("Share on LAN failed", str(error))
+        emit(self.notify, "Share on LAN failed", str(error))
         self._on_rebound(None)
 
     def new_room_key(self) -> None:
@@ -218,7 +234,7 @@ class MeterController(QObject):
         service, now = runtime.service, runtime.clock()
         meeting = current_meeting(service.list_meetings(1).items, now, service.zone)
         detail = self._detail(meeting.id) if meeting else None
-        settled, room = split_samples(detail, floor_minute(now))
+        settled, room = room_counts(detail, now)
         previous = self.state.live.meeting
         mine = meeting is not None and meeting.id == self._participant_meeting
         self.state.update(
@@ -289,7 +305,7 @@ class MeterController(QObject):
             )
         except Exception:
             log.exception("Recording the status failed")
-            self.notify.emit("Status not saved", "Your click could not be saved; see the log.")
+            emit(self.notify, "Status not saved", "Your click could not be saved; see the log.")
             return
         self._participant_id = recorded.participant_id
         self._participant_meeting = recorded.meeting_id
@@ -305,10 +321,10 @@ class MeterController(QObject):
         try:
             action()
         except InvalidInputError as error:
-            self.notify.emit(failure, str(error))
+            emit(self.notify, failure, str(error))
         except Exception:
             log.exception(failure)
-            self.notify.emit(failure, "See the log for details.")
+            emit(self.notify, failure, "See the log for details.")
 
     def _detail(self, meeting_id: int) -> MeetingDetail | None:
         from mudameter_desktop.services import NotFoundError  # noqa: PLC0415 - loaded late
@@ -324,9 +340,9 @@ class MeterController(QObject):
             return
         ended = self._detail(ended_id) if ended_id is not None else None
         if ended is not None:
-            self.notify.emit(f"{ended.title} ended", meeting_summary_text(ended, settings))
+            emit(self.notify, f"{ended.title} ended", meeting_summary_text(ended, settings))
         if started is not None:
-            self.notify.emit(f"{started.title} started", meeting_line(started, self.zone))
+            emit(self.notify, f"{started.title} started", meeting_line(started, self.zone))
 
     def _maybe_nudge(self, settled: list[Counts]) -> None:
         """Nudge once when more than half the room has been disengaged for 5 minutes."""
@@ -335,7 +351,8 @@ class MeterController(QObject):
             return
         if not self._nudged:
             self._nudged = True
-            self.notify.emit(
+            emit(
+                self.notify,
                 "The room has tuned out",
                 f"More than half the room has been disengaged for {NUDGE_MINUTES} minutes.",
             )
@@ -345,7 +362,7 @@ class MeterController(QObject):
 
     def _on_hub_change(self, change: MeetingChange) -> None:
         """Called in the writer's thread: hand over to the UI thread."""
-        self._hub_changed.emit(change.meeting_id, change.kind.value)
+        emit(self._hub_changed, change.meeting_id, change.kind.value)
 
     @Slot(int, str)
     def _on_change(self, meeting_id: int, kind: str) -> None:
@@ -358,6 +375,6 @@ class MeterController(QObject):
         pending, self._pending = self._pending, {}
         if self.runtime is None:
             return
-        self.meetings_changed.emit(pending)
+        emit(self.meetings_changed, pending)
         self.refresh_live()
-        self.refreshed.emit()
+        emit(self.refreshed)

@@ -45,6 +45,7 @@ from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.controller import wasted_text
 from mudameter_desktop.ui.icons import icon
+from mudameter_desktop.ui.signals import emit
 from mudameter_desktop.ui.state import STATUS_LABELS, percent
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ class MeetingTableModel(QAbstractTableModel):
         self.settings = settings
         if self._rows:
             last = len(COLUMNS) - 1
-            self.dataChanged.emit(self.index(0, last), self.index(len(self._rows) - 1, last))
+            emit(self.dataChanged, self.index(0, last), self.index(len(self._rows) - 1, last))
 
     def apply_changes(self, changes: dict[int, str]) -> None:
         """Update the rows of changed meetings; reload when one was created."""
@@ -192,7 +193,7 @@ class MeetingTableModel(QAbstractTableModel):
                 self.endRemoveRows()
             else:
                 self._rows[row] = fresh
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+                emit(self.dataChanged, self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
 
 class HistoryWindow(QWidget):
@@ -224,8 +225,8 @@ class HistoryWindow(QWidget):
         self.export_json_button = QPushButton("Export JSON…")
         self.rename_button.clicked.connect(self.rename)
         self.delete_button.clicked.connect(self.delete)
-        self.export_csv_button.clicked.connect(lambda: self.export("csv"))
-        self.export_json_button.clicked.connect(lambda: self.export("json"))
+        self.export_csv_button.clicked.connect(self.export_csv)
+        self.export_json_button.clicked.connect(self.export_json)
         self._lay_out()
         self.model.fetchMore(QModelIndex())
         self._show(None)
@@ -296,7 +297,7 @@ class HistoryWindow(QWidget):
             self.select_meeting(selected)  # the model was reloaded
         if selected is not None and selected in changes:
             self._show(self._load(selected))
-        self.updated.emit()
+        emit(self.updated)
 
     # -- actions ------------------------------------------------------------
 
@@ -321,6 +322,14 @@ class HistoryWindow(QWidget):
         )
         if answer == QMessageBox.StandardButton.Yes:
             self._service.delete_meeting(detail.id)
+
+    @Slot()
+    def export_csv(self) -> None:
+        self.export("csv")
+
+    @Slot()
+    def export_json(self) -> None:
+        self.export("json")
 
     def export(self, kind: str) -> None:
         """Save the selected meeting as CSV (one row per minute) or JSON."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from mudameter_desktop import APP_NAME
 from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.icons import status_icon
+from mudameter_desktop.ui.signals import emit
 from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, meeting_line, room_line
 from mudameter_desktop.ui.tray import TrayMenu
 
@@ -41,15 +42,15 @@ class MeterWindow(QWidget):
         self.group = QButtonGroup(self)
         self.buttons: dict[Status, QPushButton] = {}
         row = QHBoxLayout()
-        for status, label in STATUS_LABELS.items():
+        for number, (status, label) in enumerate(STATUS_LABELS.items()):
             button = QPushButton(status_icon(status), label)
             button.setIconSize(ICON_SIZE)
             button.setCheckable(True)
             button.setMinimumHeight(56)
-            button.clicked.connect(lambda _checked=False, s=status: self.status_chosen.emit(s))
-            self.group.addButton(button)
+            self.group.addButton(button, number)
             self.buttons[status] = button
             row.addWidget(button)
+        self.group.idClicked.connect(self._on_clicked)
         more = QToolButton()
         more.setText("Menu")
         more.setToolTip("Meetings, history, sharing and settings")
@@ -76,6 +77,10 @@ class MeterWindow(QWidget):
         else:
             self.meeting.setText(live.error or "Starting…")
 
+    @Slot(int)
+    def _on_clicked(self, number: int) -> None:
+        emit(self.status_chosen, list(STATUS_LABELS)[number])
+
     def show_on_top(self) -> None:
         self.show()
         self.raise_()
@@ -83,5 +88,5 @@ class MeterWindow(QWidget):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._quit_on_close:
-            self.close_requested.emit()
+            emit(self.close_requested)
         super().closeEvent(event)

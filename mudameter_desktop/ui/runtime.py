@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from PySide6.QtCore import QObject, Signal
 
 from mudameter_desktop.settings import Settings
+from mudameter_desktop.ui.signals import emit
 
 if TYPE_CHECKING:
     from mudameter_desktop.app import Options
@@ -137,7 +138,7 @@ class Task(QObject):
             result = self._work()
         except Exception as error:  # reported to the UI, which tells the user
             log.exception("Background task failed")
-            self.failed.emit(error)
+            emit(self.failed, error)
         else:
             self.result = result
-            self.succeeded.emit(result)
+            emit(self.succeeded, result)

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from mudameter_desktop import APP_ID
+from mudameter_desktop.ui.signals import emit
 
 log = logging.getLogger(__name__)
 
@@ -71,4 +72,4 @@ class InstanceServer(QObject):
 
     def _read(self, socket: QLocalSocket) -> None:
         if socket.canReadLine() and bytes(socket.readLine().data()) == SHOW_HISTORY:
-            self.show_history_requested.emit()
+            emit(self.show_history_requested)

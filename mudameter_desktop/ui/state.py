@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from mudameter_desktop.domain.meetings import MEETING_LENGTH, nearest_local_hour
 from mudameter_desktop.domain.statuses import Counts, Status
+from mudameter_desktop.ui.signals import emit
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
     from mudameter_desktop.services.views import MeetingView
@@ -52,7 +53,7 @@ class MeterState(QObject):
         new = replace(self.live, **changes)
         if new != self.live:
             self.live = new
-            self.changed.emit()
+            emit(self.changed)
 
 
 def percent(share: float | None) -> str:

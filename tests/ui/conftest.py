@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
@@ -15,7 +16,6 @@ from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.application import DesktopApp
 from mudameter_desktop.ui.runtime import Runtime
 from tests.conftest import FakeClock
-
 
 UI_TESTS = Path(__file__).parent
 # What Qt's offscreen platform cannot do (a tray, raising or grabbing), it logs.
@@ -112,3 +112,12 @@ def desktop(
     app = start_app(qtbot, runtime, quit_recorder)
     yield app
     app.quit()
+    dispose(app)
+
+
+def dispose(app: DesktopApp) -> None:
+    """Delete the app's widgets now, not in the garbage collector at exit."""
+    for window in app.windows():
+        window.deleteLater()
+    app.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

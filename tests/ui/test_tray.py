@@ -19,7 +19,8 @@ from mudameter_desktop.settings import load_settings
 from mudameter_desktop.store.database import OpenedStore
 from mudameter_desktop.ui.application import DesktopApp
 from mudameter_desktop.ui.dialogs import SettingsDialog, StartMeetingDialog
-from mudameter_desktop.ui.runtime import Runtime
+from mudameter_desktop.ui.runtime import ALL_INTERFACES, LOOPBACK, Runtime
+from mudameter_desktop.ui.signals import emit
 from tests.conftest import FakeClock
 from tests.ui.conftest import Closer, FakeServer, QuitRecorder
 
@@ -81,7 +82,9 @@ def test_start_and_end_meeting_now(
     qtbot: QtBot,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(StartMeetingDialog, "ask", classmethod(lambda cls, parent=None: ("Retro", 30)))
+    monkeypatch.setattr(
+        StartMeetingDialog, "ask", classmethod(lambda cls, parent=None: ("Retro", 30))
+    )
     with qtbot.waitSignal(desktop.controller.refreshed):
         desktop.menu.start_meeting.trigger()
     [retro] = service.list_meetings(1).items
@@ -109,7 +112,7 @@ def test_start_meeting_cancelled_creates_nothing(
 def test_menu_opening_runs_no_query(desktop: DesktopApp, store: OpenedStore) -> None:
     statements: list[str] = []
     event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    desktop.menu.aboutToShow.emit()
+    emit(desktop.menu.aboutToShow)
     desktop.menu.popup(desktop.menu.pos())
     desktop.menu.hide()
     assert statements == []
@@ -129,13 +132,13 @@ def test_share_on_lan_rebinds_and_is_remembered(
     assert isinstance(server, FakeServer)
     with qtbot.waitSignal(desktop.state.changed):
         desktop.menu.share_on_lan.trigger()
-    assert server.hosts == ["0.0.0.0"]
+    assert server.hosts == [ALL_INTERFACES]
     assert desktop.state.live.share_on_lan and desktop.menu.share_on_lan.isChecked()
     assert load_settings(settings_file).share_on_lan
 
     with qtbot.waitSignal(desktop.state.changed):
         desktop.menu.share_on_lan.trigger()
-    assert server.hosts == ["0.0.0.0", "127.0.0.1"]
+    assert server.hosts == [ALL_INTERFACES, LOOPBACK]
     assert not load_settings(settings_file).share_on_lan
 
 
@@ -155,7 +158,7 @@ def test_qr_code_and_new_room_key(
     pixmap = dialog.code.pixmap()
     assert not pixmap.isNull() and pixmap.width() > 100
 
-    dialog.new_key_requested.emit()
+    emit(dialog.new_key_requested)
     new_key = runtime.access.key
     assert new_key != "first-key"
     assert dialog.link.text().endswith(f"key={new_key}")
