@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import socket
 import sys
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, QSocketNotifier, Slot
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QSystemTrayIcon, QWidget
 
@@ -26,6 +29,7 @@ from mudameter_desktop.ui.tray import TrayMenu
 log = logging.getLogger(__name__)
 
 MESSAGE_MS = 8000
+QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class DesktopApp(QObject):
@@ -204,7 +208,40 @@ def run(options: Options) -> int:
     instance = InstanceServer(name)
     desktop = DesktopApp()
     instance.show_history_requested.connect(desktop.show_history)
+    stop_signals = quit_on_signals(desktop)
     desktop.start(lambda: open_runtime(options, paths))
     code = app.exec()
+    stop_signals()
     instance.close()
     return code
+
+
+def quit_on_signals(desktop: DesktopApp) -> Callable[[], None]:
+    """Quit cleanly on SIGINT/SIGTERM (Ctrl+C, logout); returns the undo.
+
+    Python runs signal handlers only between bytecodes, which never happens
+    while Qt waits for events; the wake-up socket makes Qt notice.
+    """
+    receiver, sender = socket.socketpair()
+    sender.setblocking(False)
+    receiver.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(sender.fileno())
+    previous = {number: signal.signal(number, lambda *_: None) for number in QUIT_SIGNALS}
+    notifier = QSocketNotifier(receiver.fileno(), QSocketNotifier.Type.Read, desktop)
+
+    def on_signal() -> None:
+        with contextlib.suppress(OSError):
+            receiver.recv(64)
+        desktop.quit()
+
+    notifier.activated.connect(on_signal)
+
+    def undo() -> None:
+        notifier.setEnabled(False)
+        signal.set_wakeup_fd(previous_fd)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        receiver.close()
+        sender.close()
+
+    return undo

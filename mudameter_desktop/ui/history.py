@@ -172,16 +172,20 @@ class MeetingTableModel(QAbstractTableModel):
             emit(self.dataChanged, self.index(0, last), self.index(len(self._rows) - 1, last))
 
     def apply_changes(self, changes: dict[int, str]) -> None:
-        """Update the rows of changed meetings; reload when one was created."""
+        """Update the rows of changed meetings; reload when a new one appeared.
+
+        A meeting not in the table is new (a click or visit can create one),
+        so the table starts again from the first page.
+        """
         from mudameter_desktop.services import NotFoundError  # noqa: PLC0415 - loaded late
 
-        if "created" in changes.values():
+        if any(self.row_of(mid) is None and kind != "deleted" for mid, kind in changes.items()):
             self.reload()
             return
         for meeting_id, kind in changes.items():
             row = self.row_of(meeting_id)
             if row is None:
-                continue  # not loaded yet: it will be fetched fresh
+                continue  # deleted before it was loaded
             try:
                 fresh = None if kind == "deleted" else self._service.meeting_detail(meeting_id)
             except NotFoundError:

@@ -20,6 +20,7 @@ from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.signals import emit
 
 if TYPE_CHECKING:
+    from mudameter_desktop.api.access import RoomAccess
     from mudameter_desktop.app import Options
     from mudameter_desktop.paths import AppPaths
     from mudameter_desktop.services import MeterService
@@ -77,38 +78,48 @@ def host_for(share_on_lan: bool) -> str:
 
 
 def open_runtime(options: Options, paths: AppPaths) -> Runtime:
-    """Open the store, the service and the server (call it in a worker thread)."""
+    """Open the store, the service and the server (call it in a worker thread).
+
+    A server that fails to start leaves the tray working: clicks are still
+    recorded, and the user is told why LAN clients cannot join.
+    """
     from mudameter_desktop.api.access import RoomAccess  # noqa: PLC0415 - heavy, loaded late
-    from mudameter_desktop.api.server import ServerStartError, ServerThread  # noqa: PLC0415
     from mudameter_desktop.app import open_backend  # noqa: PLC0415
     from mudameter_desktop.services.meter import utc_now  # noqa: PLC0415
 
     backend = open_backend(options, paths)
     settings = backend.settings
     access = RoomAccess(settings.room_key, require_key=settings.require_room_key)
-    server = ServerThread(
-        backend.service,
-        access,
-        host=options.host or host_for(settings.share_on_lan),
-        port=settings.port if options.port is None else options.port,
-    )
-    running: Server | None = server
+    server: Server | None = None
     error = None
     try:
-        server.start()
-    except ServerStartError as failure:
-        log.error("The server did not start: %s", failure)
-        running, error = None, str(failure)
+        server = start_server(
+            backend.service,
+            access,
+            options.host or host_for(settings.share_on_lan),
+            settings.port if options.port is None else options.port,
+        )
+    except Exception as failure:  # the tray must keep working without the server
+        log.exception("The HTTP server did not start")
+        error = str(failure)
     return Runtime(
         service=backend.service,
         settings=settings,
         settings_file=paths.settings_file,
         access=access,
-        server=running,
+        server=server,
         clock=utc_now,
         close_store=backend.close,
         server_error=error,
     )
+
+
+def start_server(service: MeterService, access: RoomAccess, host: str, port: int) -> Server:
+    from mudameter_desktop.api.server import ServerThread  # noqa: PLC0415 - heavy, loaded late
+
+    server = ServerThread(service, access, host=host, port=port)
+    server.start()
+    return server
 
 
 class Task(QObject):

@@ -53,6 +53,10 @@ class InstanceServer(QObject):
         if not self._server.listen(name):
             log.warning("Single-instance socket unavailable: %s", self._server.errorString())
 
+    @property
+    def listening(self) -> bool:
+        return self._server.isListening()
+
     def close(self) -> None:
         self._server.close()
 
