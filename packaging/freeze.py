@@ -12,8 +12,11 @@ Imported by the spec files only (not part of the app).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from pathlib import PurePosixPath
+
+from PyInstaller.depend.bindepend import get_imports
 
 # Qt libraries the app needs: its own imports (QtCore, QtGui, QtWidgets, QtSvg,
 # QtCharts, QtNetwork), what those link to (QtCharts → QtOpenGL, QtOpenGLWidgets)
@@ -135,11 +138,8 @@ def prune_orphan_libraries(binaries: list, log=print) -> list:
     from the system only if something kept still links to it (ELF NEEDED,
     transitively); everything else in the table is kept as it is.
     """
-    import sys
-
     if not sys.platform.startswith("linux"):
         return binaries
-    from PyInstaller.depend.bindepend import get_imports
 
     def is_system_dependency(entry) -> bool:
         dest, src, _ = entry  # top level, from outside the venv, not Python itself

@@ -17,6 +17,10 @@ import struct
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter
+from PySide6.QtSvg import QSvgRenderer
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mudameter_desktop import APP_ID  # noqa: E402 - the package's __init__ holds no imports
@@ -39,11 +43,7 @@ ICNS_TYPES = (
 
 
 def render_png(svg: Path, size: int) -> bytes:
-    """The SVG rendered at `size` × `size` pixels, as PNG bytes."""
-    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
-    from PySide6.QtGui import QColor, QImage, QPainter
-    from PySide6.QtSvg import QSvgRenderer
-
+    """The SVG rendered at `size` by `size` pixels, as PNG bytes."""
     renderer = QSvgRenderer(str(svg))
     if not renderer.isValid():
         raise SystemExit(f"{svg}: not a valid SVG")
@@ -85,9 +85,7 @@ def icns(images: dict[bytes, bytes]) -> bytes:
 
 def make_icons(out_dir: Path, svg: Path = SOURCE) -> list[Path]:
     """Write every icon under `out_dir`; returns the files written."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtGui import QGuiApplication
-
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no display needed
     app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 - keeps Qt alive
     sizes = sorted({*HICOLOR_SIZES, *ICO_SIZES, *(size for _, size in ICNS_TYPES)})
     pngs = {size: render_png(svg, size) for size in sizes}
