@@ -6,14 +6,13 @@ import contextlib
 import logging
 import signal
 import socket
-import sys
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSocketNotifier, Slot
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication, QDialog, QSystemTrayIcon, QWidget
 
-from mudameter_desktop import APP_NAME
+from mudameter_desktop import APP_ID, APP_NAME
 from mudameter_desktop.app import Options, prepare_paths
 from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.controller import MeterController
@@ -175,8 +174,8 @@ class DesktopApp(QObject):
 
     @Slot(QSystemTrayIcon.ActivationReason)
     def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
-        if reason == QSystemTrayIcon.ActivationReason.Trigger:
-            self.meter_window.show_on_top()
+        if reason == QSystemTrayIcon.ActivationReason.Trigger and self.tray is not None:
+            self.meter_window.show_on_top(self.tray.geometry())
 
     @Slot()
     def _sync(self) -> None:
@@ -195,9 +194,10 @@ class DesktopApp(QObject):
 
 def run(options: Options) -> int:
     """The tray app's main loop; 0 also when another instance was asked to show."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or QApplication([APP_ID])  # APP_ID: the X11 window class
     assert isinstance(app, QApplication)  # noqa: S101 - a widget app is needed
     app.setApplicationName(APP_NAME)
+    app.setDesktopFileName(APP_ID)
     app.setQuitOnLastWindowClosed(False)
     app.setWindowIcon(icon(APP_ICON))
     paths = prepare_paths(options)

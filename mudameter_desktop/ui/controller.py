@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from mudameter_desktop.domain.meetings import floor_minute
+from mudameter_desktop.domain.meetings import floor_minute, plan_detected
 from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
 from mudameter_desktop.settings import Settings, save_settings
 from mudameter_desktop.ui import autostart
@@ -239,6 +239,7 @@ class MeterController(QObject):
         mine = meeting is not None and meeting.id == self._participant_meeting
         self.state.update(
             meeting=meeting,
+            plan=None if meeting else plan_detected(now, service.zone),
             room=room,
             muda=detail.muda if detail else None,
             status=self.state.live.status if mine else None,

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -44,7 +45,7 @@ from mudameter_desktop import APP_NAME
 from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.controller import wasted_text
-from mudameter_desktop.ui.icons import icon
+from mudameter_desktop.ui.icons import icon, status_icon
 from mudameter_desktop.ui.signals import emit
 from mudameter_desktop.ui.state import STATUS_LABELS, percent
 
@@ -72,6 +73,7 @@ STATUS_COLORS = {
 }
 LABEL_EVERY = 5  # minutes between labels on the chart's time axis
 ID_ROLE = Qt.ItemDataRole.UserRole
+KIND_LABELS = {"local": "you, from the tray", "lan": "from the LAN"}
 
 
 def length_text(meeting: MeetingSummary) -> str:
@@ -382,15 +384,22 @@ class HistoryWindow(QWidget):
         if detail is None:
             self.heading.setText("Select a meeting to see its minutes.")
             return
-        self.heading.setText(
-            f"{detail.title} — {detail.participant_count} participants, muda {percent(detail.muda)}"
+        people = (
+            "1 participant"
+            if detail.participant_count == 1
+            else (f"{detail.participant_count} participants")
         )
+        self.heading.setText(f"{detail.title} — {people}, muda {percent(detail.muda)}")
         for participant in detail.participants:
-            status = STATUS_LABELS[participant.status] if participant.status else "no status"
+            status = STATUS_LABELS[participant.status] if participant.status else "No status"
             joined = participant.created_at.astimezone(self._zone)
-            self.participants.addItem(
-                f"{participant.kind} · {status} · joined {joined:%H:%M} · {participant.id[:8]}"
+            item = QListWidgetItem(
+                status_icon(participant.status),
+                f"{status} — {KIND_LABELS.get(participant.kind, participant.kind)}, "
+                f"joined {joined:%H:%M}",
             )
+            item.setToolTip(f"Participant {participant.id}")
+            self.participants.addItem(item)
 
     def _draw_chart(self, detail: MeetingDetail | None) -> None:
         self.chart.removeAllSeries()
@@ -412,6 +421,8 @@ class HistoryWindow(QWidget):
         series.setBarWidth(0.9)
         self.chart.addSeries(series)
         minutes = QBarCategoryAxis()
+        minutes.setGridLineVisible(False)
+        minutes.setLabelsAngle(-90)  # upright labels would be elided to a bar's width
         # Category names must be unique: unlabelled minutes get distinct invisible names.
         minutes.append(
             [

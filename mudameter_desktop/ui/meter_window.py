@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -20,10 +20,22 @@ from mudameter_desktop import APP_NAME
 from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.icons import status_icon
 from mudameter_desktop.ui.signals import emit
-from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, meeting_line, room_line
+from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, live_meeting_line, room_line
 from mudameter_desktop.ui.tray import TrayMenu
 
 ICON_SIZE = QSize(32, 32)
+GAP = 4  # pixels between the tray icon and the window
+
+
+def placement(anchor: QRect, size: QSize, area: QRect) -> QPoint:
+    """Below a tray icon in a top panel, above one in a bottom panel, kept on screen."""
+    x = anchor.center().x() - size.width() // 2
+    x = max(area.left(), min(x, area.right() - size.width()))
+    if anchor.center().y() < area.center().y():
+        y = max(anchor.bottom() + GAP, area.top())
+    else:
+        y = min(anchor.top() - GAP - size.height(), area.bottom() - size.height())
+    return QPoint(x, y)
 
 
 class MeterWindow(QWidget):
@@ -69,22 +81,28 @@ class MeterWindow(QWidget):
         for status, button in self.buttons.items():
             button.setChecked(status == live.status)
         self.group.setExclusive(True)
+        self.meeting.setText(live_meeting_line(live, zone))
         if live.ready:
-            self.meeting.setText(meeting_line(live.meeting, zone))
             self.room.setText(
                 "\n".join(filter(None, (room_line(live.room, live.muda), live.error)))
             )
-        else:
-            self.meeting.setText(live.error or "Starting…")
 
     @Slot(int)
     def _on_clicked(self, number: int) -> None:
         emit(self.status_chosen, list(STATUS_LABELS)[number])
 
-    def show_on_top(self) -> None:
+    def show_on_top(self, anchor: QRect | None = None) -> None:
+        """Show and raise, next to `anchor` (the tray icon) when its place is known."""
+        if anchor is not None and anchor.isValid():
+            self.adjustSize()
+            self.move(placement(anchor, self.frameSize(), self._area(anchor)))
         self.show()
         self.raise_()
         self.activateWindow()
+
+    def _area(self, anchor: QRect) -> QRect:
+        screen = QGuiApplication.screenAt(anchor.center()) or self.screen()
+        return screen.availableGeometry()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._quit_on_close:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
-from mudameter_desktop.domain.meetings import MEETING_LENGTH, nearest_local_hour
+from mudameter_desktop.domain.meetings import MEETING_LENGTH, MeetingPlan, nearest_local_hour
 from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.ui.signals import emit
 
@@ -35,6 +35,7 @@ class LiveState:
     error: str | None = None
     status: Status | None = None  # the local user's, None = idle
     meeting: MeetingView | None = None  # the meeting running now, if it exists yet
+    plan: MeetingPlan | None = None  # else the hourly slot a click would create
     room: Counts = field(default_factory=Counts)  # the current minute's bucket
     muda: float | None = None  # the current meeting's, so far
     share_on_lan: bool = False
@@ -60,18 +61,38 @@ def percent(share: float | None) -> str:
     return "\u2014" if share is None else f"{share:.0%}"
 
 
-def meeting_line(meeting: MeetingView | None, zone: tzinfo) -> str:
-    if meeting is None:
-        return "No meeting running"
+class Scheduled(Protocol):
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def starts_at(self) -> datetime: ...
+
+    @property
+    def ends_at(self) -> datetime: ...
+
+
+def meeting_line(meeting: Scheduled, zone: tzinfo) -> str:
     starts = meeting.starts_at.astimezone(zone)
     ends = meeting.ends_at.astimezone(zone)
     return f"{meeting.title} · {starts:%H:%M}\u2013{ends:%H:%M}"
 
 
+def live_meeting_line(live: LiveState, zone: tzinfo) -> str:
+    """The meeting a click goes to now, also before anyone has clicked."""
+    if not live.ready:
+        return live.error or "Starting…"
+    if live.meeting is not None:
+        return meeting_line(live.meeting, zone)
+    if live.plan is not None:
+        return f"{meeting_line(live.plan, zone)} (no clicks yet)"
+    return "No meeting"
+
+
 def room_line(room: Counts, muda: float | None) -> str:
     return (
-        f"Now: {room.speaking} speaking · {room.engaged} engaged · "
-        f"{room.disengaged} disengaged — muda so far {percent(muda)}"
+        f"Room now: {room.speaking} speaking · {room.engaged} engaged · "
+        f"{room.disengaged} disengaged\nMuda so far: {percent(muda)}"
     )
 
 
@@ -80,7 +101,7 @@ def tooltip(live: LiveState, zone: tzinfo) -> str:
         return "Muda Meter — starting…" if live.error is None else f"Muda Meter — {live.error}"
     you = STATUS_LABELS[live.status] if live.status else "no status"
     return "\n".join(
-        (meeting_line(live.meeting, zone), f"You: {you}", f"Room muda so far: {percent(live.muda)}")
+        (live_meeting_line(live, zone), f"You: {you}", f"Room muda so far: {percent(live.muda)}")
     )
 
 

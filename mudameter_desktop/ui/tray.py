@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.icons import status_icon
-from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, meeting_line
+from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, live_meeting_line
 
 
 class TrayMenu(QMenu):
@@ -51,14 +51,14 @@ class TrayMenu(QMenu):
     def sync(self, live: LiveState, zone: tzinfo) -> None:
         for status, action in self.status_actions.items():
             action.setChecked(status == live.status)
+            font = action.font()
+            font.setBold(status == live.status)  # the style's check frame alone is faint
+            action.setFont(font)
         if live.status is None and (checked := self.statuses.checkedAction()) is not None:
             self.statuses.setExclusive(False)  # an exclusive group cannot go back to none
             checked.setChecked(False)
             self.statuses.setExclusive(True)
-        if live.ready:
-            self.meeting.setText(meeting_line(live.meeting, zone))
-        else:
-            self.meeting.setText(live.error or "Starting…")
+        self.meeting.setText(live_meeting_line(live, zone))
         for action in self._needs_backend:
             action.setEnabled(live.ready)
         self.end_meeting.setEnabled(live.ready and live.meeting is not None)
