@@ -3,22 +3,47 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, cast
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, route
 from litestar.di import Provide
+from litestar.enums import HttpMethod
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import (
+    OpenAPI,
+    OpenAPIFormat,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Schema,
+)
 
 from mudameter_desktop import APP_NAME, __version__
 from mudameter_desktop.api.access import RoomAccess
 from mudameter_desktop.api.gate import ASGIApp, Gate
 from mudameter_desktop.api.limits import RateLimiter
 from mudameter_desktop.api.routes import ROUTES
+from mudameter_desktop.api.schemas import MeetingRequest, StatusRequest, VisitRequest
 from mudameter_desktop.api.web import WebAssets
 from mudameter_desktop.services import InvalidInputError, MeterService, NotFoundError
 
 log = logging.getLogger(__name__)
+
+# Answers the gate and the handlers can give besides the declared ones.
+GATE_ERRORS = {
+    "401": "No room key (LAN clients)",
+    "403": "Wrong room key (LAN clients), or a cross-site request",
+    "413": "Request body over 16 KiB",
+    "415": "Request body is not application/json",
+    "429": "Too many requests (LAN clients); see Retry-After",
+}
+STRICT_BODIES = (MeetingRequest, StatusRequest, VisitRequest)  # unknown fields are a 400
+OPTIONAL_BODIES = frozenset({"createMeeting", "visit"})  # no body = the defaults
+STRING, INTEGER, NULL = OpenAPIType.STRING, OpenAPIType.INTEGER, OpenAPIType.NULL
 
 
 def create_app(
@@ -27,7 +52,9 @@ def create_app(
     """The whole HTTP app: the gate (LAN rules, limits) in front of Litestar."""
     assets = WebAssets()
     app = Litestar(
-        route_handlers=ROUTES,
+        # Explicit OPTIONS first: Litestar's own one lists only the first
+        # handler's methods when two handlers share a path.
+        route_handlers=[*_options_handlers(ROUTES), *ROUTES],
         dependencies={
             "service": Provide(lambda: service, use_cache=True, sync_to_thread=False),
             "assets": Provide(lambda: assets, use_cache=True, sync_to_thread=False),
@@ -46,7 +73,80 @@ def create_app(
         logging_config=None,  # the app's logging is set up once, in mudameter_desktop.logs
         debug=False,
     )
+    _document_answers(app.openapi_schema)
     return Gate(cast(ASGIApp, app), access, limiter)
+
+
+def _options_handlers(handlers: Sequence[HTTPRouteHandler]) -> list[HTTPRouteHandler]:
+    """One OPTIONS handler per path, whose `Allow` names every method served there."""
+    methods: dict[str, set[str]] = {}
+    for handler in handlers:
+        for path in handler.paths:
+            methods.setdefault(path, {"OPTIONS"}).update(handler.http_methods)
+    return [_options_handler(path, ", ".join(sorted(allowed))) for path, allowed in methods.items()]
+
+
+def _options_handler(path: str, allow: str) -> HTTPRouteHandler:
+    def options() -> Response[None]:
+        return Response(None, status_code=204, headers={"Allow": allow})
+
+    return route(
+        path,
+        http_method=[HttpMethod.OPTIONS],
+        include_in_schema=False,
+        sync_to_thread=False,
+        name=f"options:{path}",
+    )(options)
+
+
+def _document_answers(openapi: OpenAPI) -> None:
+    """Make the OpenAPI document say what the app really does, where Litestar cannot.
+
+    Unknown body fields are refused, optional bodies are optional, the gate's
+    refusals and a detected meeting that already existed (200) are declared.
+    """
+    schemas = openapi.components.schemas or {}
+    for struct in STRICT_BODIES:
+        body = schemas.get(struct.__name__)
+        if body is not None and struct.__struct_config__.forbid_unknown_fields:
+            body.additional_properties = False
+    meeting = schemas.get(MeetingRequest.__name__)
+    if meeting is not None:  # the rules of MeetingRequest.__post_init__ and parse_time
+        text, number, null = (Schema(type=kind) for kind in (STRING, INTEGER, NULL))
+        for name in ("at", "starts_at"):
+            time = Schema(type=STRING, format=OpenAPIFormat.DATE_TIME, max_length=64)
+            (meeting.properties or {})[name] = Schema(
+                one_of=[time, null], description="RFC 3339 time with an offset, year up to 9998"
+            )
+        meeting.schema_not = Schema(
+            any_of=[  # not both times; no duration without a start
+                Schema(required=["at", "starts_at"], properties={"at": text, "starts_at": text}),
+                Schema(
+                    required=["duration_minutes"],
+                    properties={"duration_minutes": number, "starts_at": null},
+                ),
+            ]
+        )
+    for path, item in (openapi.paths or {}).items():
+        for operation in (item.get, item.post):
+            if operation is not None:
+                _document_operation(path, operation)
+
+
+def _document_operation(path: str, operation: Operation) -> None:
+    responses = operation.responses or {}
+    error = responses.get("400")
+    if operation.request_body is not None and operation.operation_id in OPTIONAL_BODIES:
+        operation.request_body = replace(cast(Any, operation.request_body), required=False)
+    if operation.operation_id == "createMeeting" and "201" in responses:
+        responses.setdefault("200", replace(responses["201"], description="The meeting existed"))
+    if not isinstance(error, OpenAPIResponse):
+        return
+    if "{" in path:
+        responses.setdefault("404", replace(error, description="No such meeting"))
+    if path != "/health":
+        for status, description in GATE_ERRORS.items():
+            responses.setdefault(status, replace(error, description=description))
 
 
 def _error_handler(status: int) -> Any:

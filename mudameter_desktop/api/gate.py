@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from mudameter_desktop.api.access import (
     RoomAccess,
@@ -31,6 +31,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 KEY_COOKIE = "mudameter_key"
 KEY_COOKIE_MAX_AGE = 365 * 24 * 3600  # joined phones keep working for a year
 OPEN_PATHS = frozenset({"/health"})  # answer without a key: they hold no data
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _JOIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -76,6 +77,11 @@ class Gate:
                 return
             if not await self._admit(scope, headers, send):
                 return
+        if scope["method"] not in SAFE_METHODS and _cross_site(headers):
+            # A page from another site in this machine's browser (no key needed on
+            # loopback) must not click for the user: browsers always send Origin.
+            await _send_json(send, 403, "Cross-site request refused")
+            return
         body = await _read_body(headers, receive, send)
         if body is None:
             return
@@ -111,6 +117,15 @@ def _headers(scope: Scope) -> dict[str, str]:
         name.decode("latin-1").lower(): value.decode("latin-1")
         for name, value in scope.get("headers", [])
     }
+
+
+def _cross_site(headers: dict[str, str]) -> bool:
+    """Whether a browser sent the request from a page of another origin."""
+    origin = headers.get("origin")
+    if origin is None:
+        return False  # not a browser, or a same-origin GET
+    netloc = urlsplit(origin).netloc if origin != "null" else ""
+    return netloc.lower() != headers.get("host", "").lower()
 
 
 def _query_key(scope: Scope) -> str | None:
@@ -151,16 +166,26 @@ async def _read_body(headers: dict[str, str], receive: Receive, send: Send) -> b
             return None
         if not message.get("more_body", False):
             break
-    if body:
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            await _send_json(send, 400, "Request body is not UTF-8 JSON")
-            return None
-        if json_too_deep(body):
-            await _send_json(send, 400, "JSON is nested too deeply")
-            return None
+    refusal = _refusal(headers, body) if body else None
+    if refusal is not None:
+        await _send_json(send, *refusal)
+        return None
     return bytes(body)
+
+
+def _refusal(headers: dict[str, str], body: bytearray) -> tuple[int, str] | None:
+    """Why a body the app must not see is refused (status, detail), or None."""
+    media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type and not (media_type == "application/json" or media_type.endswith("+json")):
+        # text/plain and forms are what a cross-site form or script sends without asking
+        return 415, "Request body must be application/json"
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "Request body is not UTF-8 JSON"
+    if json_too_deep(body):
+        return 400, "JSON is nested too deeply"
+    return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

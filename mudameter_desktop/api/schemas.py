@@ -44,9 +44,13 @@ def parse_time(text: str | None) -> datetime | None:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"time {text!r} needs an explicit offset such as Z or +01:00")
-    if moment.year > MAX_YEAR or moment.astimezone(UTC).year > MAX_YEAR:
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError as error:  # year 1 with a positive offset is before year 1 in UTC
+        raise ValueError(f"time {text!r} is out of range") from error
+    if moment.year > MAX_YEAR or utc.year > MAX_YEAR:
         raise ValueError(f"time {text!r} is after the year {MAX_YEAR}")
-    return moment.astimezone(UTC)
+    return utc
 
 
 class MeetingRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
