@@ -72,7 +72,9 @@ def create_meeting(
 )
 def meeting_detail(
     service: MeterService,
-    meeting_id: Annotated[str, Parameter(description="a positive integer", pattern="^[0-9]*[1-9][0-9]*$")],
+    meeting_id: Annotated[
+        str, Parameter(description="a positive integer", pattern="^[0-9]*[1-9][0-9]*$")
+    ],
 ) -> MeetingDetail:
     """One meeting with its participants and per-minute samples."""
     return service.meeting_detail(_meeting_id(meeting_id))
