@@ -6,8 +6,9 @@ import re
 from typing import Annotated
 
 from litestar import Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from mudameter_desktop import __version__
 from mudameter_desktop.api.schemas import (
@@ -35,8 +36,8 @@ _DIGITS = re.compile(r"[0-9]+")
 
 @get("/meetings", sync_to_thread=True, operation_id="listMeetings", summary="List meetings")
 def list_meetings(
-    service: MeterService,
-    page: Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="1-based, 20 a page")] = 1,
+    service: NamedDependency[MeterService],
+    page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="1-based, 20 a page")] = 1,
 ) -> MeetingPage:
     """Meetings newest first, 20 a page."""
     return service.list_meetings(page)
@@ -49,7 +50,7 @@ def list_meetings(
     summary="Detect or start a meeting",
 )
 def create_meeting(
-    service: MeterService, data: MeetingRequest | None = None
+    service: NamedDependency[MeterService], data: JSONBody[MeetingRequest | None] = None
 ) -> Response[MeetingView]:
     """The meeting detected at `at` (200 if it existed, 201 if new), or start one (201)."""
     request = data or MeetingRequest()
@@ -71,9 +72,9 @@ def create_meeting(
     summary="Get a meeting",
 )
 def meeting_detail(
-    service: MeterService,
+    service: NamedDependency[MeterService],
     meeting_id: Annotated[
-        str, Parameter(description="a positive integer", pattern="^[0-9]*[1-9][0-9]*$")
+        str, PathParameter(description="a positive integer", pattern="^[0-9]*[1-9][0-9]*$")
     ],
 ) -> MeetingDetail:
     """One meeting with its participants and per-minute samples."""
@@ -87,7 +88,9 @@ def meeting_detail(
     operation_id="recordStatus",
     summary="Record a status",
 )
-def record_status(service: MeterService, data: StatusRequest) -> StatusRecorded:
+def record_status(
+    service: NamedDependency[MeterService], data: JSONBody[StatusRequest]
+) -> StatusRecorded:
     """Record a status for the meeting detected now."""
     return service.record_status(data.status, data.participant_id)
 
@@ -99,7 +102,9 @@ def record_status(service: MeterService, data: StatusRequest) -> StatusRecorded:
     operation_id="visit",
     summary="Join the current meeting",
 )
-def visit(service: MeterService, data: VisitRequest | None = None) -> Visit:
+def visit(
+    service: NamedDependency[MeterService], data: JSONBody[VisitRequest | None] = None
+) -> Visit:
     """Ensure the current meeting and a live participant in it."""
     return service.visit((data or VisitRequest()).participant_id)
 
@@ -110,12 +115,14 @@ def health() -> Health:
 
 
 @get("/", include_in_schema=False, sync_to_thread=False)
-def participant_page(assets: WebAssets) -> Response[bytes]:
+def participant_page(assets: NamedDependency[WebAssets]) -> Response[bytes]:
     return assets.response("index.html")
 
 
 @get("/static/{name:str}", include_in_schema=False, sync_to_thread=False)
-def static_file(assets: WebAssets, name: str) -> Response[bytes]:
+def static_file(
+    assets: NamedDependency[WebAssets], name: Annotated[str, PathParameter()]
+) -> Response[bytes]:
     """The page's script and style; only known names, so no path ever escapes."""
     return assets.response(name)
 
