@@ -20,7 +20,7 @@ from mudameter_desktop.settings import Settings, save_settings
 from mudameter_desktop.ui import autostart
 from mudameter_desktop.ui.runtime import Runtime, Task, host_for
 from mudameter_desktop.ui.signals import emit
-from mudameter_desktop.ui.state import MeterState, current_meeting, meeting_line, percent
+from mudameter_desktop.ui.state import MeterState, current_meeting, meeting_line, people, percent
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
     from mudameter_desktop.services import MeetingChange, MeetingDetail, MeterService
@@ -37,17 +37,20 @@ def wasted_hours(totals: Counts) -> float:
 
 
 def wasted_text(totals: Counts, settings: Settings) -> str:
-    hours = wasted_hours(totals)
-    text = f"{hours:.1f} person-h"
+    """Disengaged participant-time, and its cost when an hourly cost is set."""
+    if not totals.total:
+        return "\u2014"
+    minutes = totals.disengaged
+    text = f"{minutes} person-min" if minutes < 60 else f"{wasted_hours(totals):.1f} person-h"
     if settings.hourly_cost > 0:
-        text += f" = {hours * settings.hourly_cost:.2f} {settings.currency}"
+        text += f" = {wasted_hours(totals) * settings.hourly_cost:.2f} {settings.currency}"
     return text
 
 
 def meeting_summary_text(detail: MeetingDetail, settings: Settings) -> str:
     minutes = round((detail.ends_at - detail.starts_at).total_seconds() / 60)
     return (
-        f"{minutes} min, {detail.participant_count} participants, "
+        f"{minutes} min, {people(detail.participant_count)}, "
         f"muda {percent(detail.muda)}, wasted {wasted_text(detail.totals, settings)}"
     )
 

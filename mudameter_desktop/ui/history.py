@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCharts import (
-    QBarCategoryAxis,
     QBarSet,
+    QCategoryAxis,
     QChart,
     QChartView,
     QStackedBarSeries,
@@ -47,7 +47,7 @@ from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.controller import wasted_text
 from mudameter_desktop.ui.icons import icon, status_icon
 from mudameter_desktop.ui.signals import emit
-from mudameter_desktop.ui.state import STATUS_LABELS, percent
+from mudameter_desktop.ui.state import STATUS_LABELS, people, percent
 
 if TYPE_CHECKING:
     from mudameter_desktop.services import MeetingDetail, MeetingSummary, MeterService
@@ -71,9 +71,15 @@ STATUS_COLORS = {
     Status.ENGAGED: "#009E73",
     Status.DISENGAGED: "#D55E00",
 }
-LABEL_EVERY = 5  # minutes between labels on the chart's time axis
+LABEL_STEPS = (1, 5, 10, 15, 30, 60, 120)  # minutes between time labels on the chart
+MAX_LABELS = 8
 ID_ROLE = Qt.ItemDataRole.UserRole
-KIND_LABELS = {"local": "you, from the tray", "lan": "from the LAN"}
+KIND_LABELS = {"local": "you (tray)", "lan": "LAN"}
+
+
+def label_step(minutes: int) -> int:
+    """The smallest round step that puts at most `MAX_LABELS` labels on the time axis."""
+    return next((step for step in LABEL_STEPS if minutes / step <= MAX_LABELS), LABEL_STEPS[-1])
 
 
 def length_text(meeting: MeetingSummary) -> str:
@@ -384,19 +390,16 @@ class HistoryWindow(QWidget):
         if detail is None:
             self.heading.setText("Select a meeting to see its minutes.")
             return
-        people = (
-            "1 participant"
-            if detail.participant_count == 1
-            else (f"{detail.participant_count} participants")
+        self.heading.setText(
+            f"{detail.title} — {people(detail.participant_count)}, muda {percent(detail.muda)}"
         )
-        self.heading.setText(f"{detail.title} — {people}, muda {percent(detail.muda)}")
         for participant in detail.participants:
             status = STATUS_LABELS[participant.status] if participant.status else "No status"
             joined = participant.created_at.astimezone(self._zone)
             item = QListWidgetItem(
                 status_icon(participant.status),
-                f"{status} — {KIND_LABELS.get(participant.kind, participant.kind)}, "
-                f"joined {joined:%H:%M}",
+                f"{status} · {KIND_LABELS.get(participant.kind, participant.kind)}"
+                f" · joined {joined:%H:%M}",
             )
             item.setToolTip(f"Participant {participant.id}")
             self.participants.addItem(item)
@@ -420,18 +423,17 @@ class HistoryWindow(QWidget):
         peak = max(1, *(s.speaking + s.engaged + s.disengaged for s in samples))
         series.setBarWidth(0.9)
         self.chart.addSeries(series)
-        minutes = QBarCategoryAxis()
+        # Bars stand at 0, 1, 2…; a category axis labels round times only
+        # (a bar-category axis would elide every minute's label to a bar's width).
+        minutes = QCategoryAxis()
+        minutes.setLabelsPosition(QCategoryAxis.AxisLabelsPosition.AxisLabelsPositionOnValue)
+        minutes.setRange(-0.5, len(samples) - 0.5)
         minutes.setGridLineVisible(False)
-        minutes.setLabelsAngle(-90)  # upright labels would be elided to a bar's width
-        # Category names must be unique: unlabelled minutes get distinct invisible names.
-        minutes.append(
-            [
-                f"{sample.minute.astimezone(self._zone):%H:%M}"
-                if number % LABEL_EVERY == 0
-                else "\u200b" * (number + 1)
-                for number, sample in enumerate(samples)
-            ]
-        )
+        step = label_step(len(samples))
+        for number, sample in enumerate(samples):
+            local = sample.minute.astimezone(self._zone)
+            if local.minute % step == 0:
+                minutes.append(f"{local:%H:%M}", number)
         counts = QValueAxis()
         counts.setRange(0, peak)
         if peak <= 10:

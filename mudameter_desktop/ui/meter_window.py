@@ -50,7 +50,6 @@ class MeterWindow(QWidget):
         self.meeting.setStyleSheet("font-weight: bold;")
         self.meeting.setWordWrap(True)
         self.room = QLabel("")
-        self.room.setWordWrap(True)
         self.group = QButtonGroup(self)
         self.buttons: dict[Status, QPushButton] = {}
         row = QHBoxLayout()

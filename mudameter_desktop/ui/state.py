@@ -57,6 +57,10 @@ class MeterState(QObject):
             emit(self.changed)
 
 
+def people(count: int) -> str:
+    return "1 participant" if count == 1 else f"{count} participants"
+
+
 def percent(share: float | None) -> str:
     return "\u2014" if share is None else f"{share:.0%}"
 

@@ -112,8 +112,9 @@ def test_wasted_cost_follows_the_hourly_cost_setting(
     history = open_history(desktop, qtbot)
     row = history.model.row_of(meeting_id)
     assert row is not None
-    hours = f"{wasted_minutes / 60:.1f} person-h"
-    assert history.model.data(history.model.index(row, 8)) == hours
+    assert 0 < wasted_minutes < 60
+    minutes = f"{wasted_minutes} person-min"
+    assert history.model.data(history.model.index(row, 8)) == minutes
 
     def set_cost(dialog: SettingsDialog) -> int:
         dialog.hourly_cost.setValue(60)
@@ -121,7 +122,7 @@ def test_wasted_cost_follows_the_hourly_cost_setting(
 
     monkeypatch.setattr(SettingsDialog, "exec", set_cost)
     desktop.menu.settings.trigger()
-    cost = f"{hours} = {wasted_minutes:.2f} EUR"  # 60 an hour: one per wasted minute
+    cost = f"{minutes} = {wasted_minutes:.2f} EUR"  # 60 an hour: one per wasted minute
     assert history.model.data(history.model.index(row, 8)) == cost
 
 

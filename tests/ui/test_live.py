@@ -80,7 +80,7 @@ def test_meeting_start_and_end_are_announced(
     clock.advance(minutes=15)
     desktop.controller.tick()
     assert notes[1][0] == "Standup ended"
-    assert notes[1][1].startswith("15 min, 1 participants, muda 100%, wasted 0.2 person-h")
+    assert notes[1][1] == "15 min, 1 participant, muda 100%, wasted 15 person-min"
     assert desktop.state.live.meeting is None
 
 
