@@ -1,0 +1,115 @@
+"""The participant page in Debian's headless Chromium, against a real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from mudameter_desktop.api.access import RoomAccess
+from mudameter_desktop.api.server import ServerThread
+from mudameter_desktop.services import MeterService
+from tests.conftest import FakeClock
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT = 30  # seconds; the page refreshes every 5
+
+
+@pytest.fixture
+def server(
+    service: MeterService, access: RoomAccess, meeting_clock: FakeClock
+) -> Iterator[ServerThread]:
+    running = ServerThread(service, access, "127.0.0.1", 0)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
+    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager download anything
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=DriverService(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def pressed(driver: WebDriver) -> list[str]:
+    return [
+        name
+        for name in ("speaking", "engaged", "disengaged")
+        if driver.find_element(By.ID, name).get_attribute("aria-pressed") == "true"
+    ]
+
+
+def text_of(driver: WebDriver, element_id: str) -> str:
+    return str(driver.find_element(By.ID, element_id).text)
+
+
+def stored_id(driver: WebDriver) -> str:
+    return str(driver.execute_script("return localStorage.getItem('mudameter.participant')"))
+
+
+def test_click_engaged_is_highlighted_and_counted(
+    browser: WebDriver, server: ServerThread, meeting_clock: FakeClock
+) -> None:
+    wait = WebDriverWait(browser, WAIT)
+    browser.get(server.local_url)
+    wait.until(lambda d: text_of(d, "title") == "Meeting 11:00")
+    assert pressed(browser) == []
+
+    browser.find_element(By.ID, "engaged").click()
+    wait.until(lambda d: pressed(d) == ["engaged"])
+    wait.until(lambda d: text_of(d, "count-engaged") == "1")
+    participant_id = stored_id(browser)
+
+    detail = httpx.get(f"{server.local_url}meetings/1").json()
+    me = next(p for p in detail["participants"] if p["id"] == participant_id)
+    assert me["status"] == "engaged"
+    assert detail["engagement_samples"][-1]["engaged"] == 1
+
+    # Another client's click shows up in the counts at the next refresh.
+    httpx.post(f"{server.local_url}users/status", json={"status": "disengaged"})
+    wait.until(lambda d: text_of(d, "count-disengaged") == "1")
+
+    # A reload keeps the participant and shows their status.
+    browser.refresh()
+    wait.until(lambda d: pressed(d) == ["engaged"])
+    assert stored_id(browser) == participant_id
+
+    # The server restarts: the page says so, then carries on by itself.
+    port = server.port
+    server.stop()
+    wait.until(lambda d: "retrying" in text_of(d, "message"))
+    server.start()
+    assert server.port == port
+    wait.until(lambda d: text_of(d, "message") == "")
+    assert pressed(browser) == ["engaged"]
+
+    # Two hours later the id has expired: a new participant in the new meeting.
+    meeting_clock.advance(hours=2)
+    wait.until(lambda d: text_of(d, "title") == "Meeting 13:00")
+    wait.until(lambda d: stored_id(d) != participant_id)
+    assert pressed(browser) == []
