@@ -1,0 +1,148 @@
+"""The built onedir bundle runs with no Python beside it: headless API and tray GUI."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from statistics import median
+
+import httpx
+import pytest
+
+from mudameter_desktop import __version__
+from tests.bundle.conftest import Running, clean_env
+
+pytestmark = pytest.mark.bundle
+
+STARTUP_RUNS = 5
+MAX_STARTUP_RATIO = 1.5  # bundle vs source, headless start to /health
+GUI_UP_SECONDS = 4.0
+
+
+def test_version(executable: Path) -> None:
+    result = subprocess.run(
+        [str(executable), "--version"], capture_output=True, text=True, env=clean_env(), check=True
+    )
+    assert result.stdout.strip() == f"mudameter {__version__}"
+
+
+def test_headless_serves_records_and_stops(executable: Path, start: Callable[..., Running]) -> None:
+    app = start([str(executable), "--headless"])
+    app.wait_healthy()
+    health = httpx.get(f"{app.url}/health").json()
+    assert health == {"status": "ok", "version": __version__}
+
+    posted = httpx.post(f"{app.url}/users/status", json={"status": "engaged"})
+    assert posted.status_code == 200, posted.text
+    answer = posted.json()
+    assert answer["status"] == "engaged"
+
+    meeting = httpx.get(f"{app.url}/meetings/{answer['meeting_id']}")
+    assert meeting.status_code == 200
+    participants = meeting.json()["participants"]
+    assert [(p["id"], p["status"]) for p in participants] == [(answer["participant_id"], "engaged")]
+    # The participant page and its assets come from the bundled resources.
+    page = httpx.get(f"{app.url}/")
+    assert page.status_code == 200
+    assert "<html" in page.text.lower()
+
+    assert app.stop() == 0
+    assert "Traceback" not in app.output()
+    # The migrations ran from the bundled files: the database is at head.
+    assert (app.data_dir / "mudameter.sqlite3").stat().st_size > 0
+
+
+@pytest.fixture
+def tray_display(tmp_path: Path) -> Iterator[str]:
+    """An Xvfb display with `trayer` as the system tray host."""
+    for tool in ("Xvfb", "trayer", "xdotool"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is not installed (.ci/run installs it)")
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=[write_fd],
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    display = f":{_read_line(read_fd, timeout=15)}"
+    env = clean_env(DISPLAY=display)
+    trayer = subprocess.Popen(
+        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for_window("panel", env)
+    try:
+        yield display
+    finally:
+        for process in (trayer, xvfb):
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _read_line(fd: int, timeout: float) -> str:
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        pytest.fail("Xvfb did not report its display")
+    line = os.read(fd, 64).decode().strip()
+    os.close(fd)
+    return line
+
+
+def _wait_for_window(name: str, env: dict[str, str], timeout: float = 15.0) -> None:
+    """Until xdotool sees a window named `name` (trayer's panel)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = subprocess.run(
+            ["xdotool", "search", "--name", name], env=env, capture_output=True, check=False
+        )
+        if found.returncode == 0:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"no window named {name!r} appeared")
+
+
+def test_gui_runs_in_a_tray_and_quits_on_sigterm(
+    executable: Path, start: Callable[..., Running], tray_display: str
+) -> None:
+    app = start([str(executable)], env=clean_env(DISPLAY=tray_display, QT_QPA_PLATFORM="xcb"))
+    app.wait_healthy()  # the GUI started its backend and embedded server
+    with pytest.raises(subprocess.TimeoutExpired):  # it stays up
+        app.process.wait(timeout=GUI_UP_SECONDS)
+    assert app.stop() == 0, app.output()
+    output = app.output()
+    assert "Traceback" not in output
+    assert "Could not load the Qt platform plugin" not in output
+    assert "qt.qpa" not in output, output  # no platform plugin warnings either
+
+
+def _startup_seconds(start: Callable[..., Running], command: list[str]) -> float:
+    """Median of STARTUP_RUNS headless starts (after a warm-up) until /health answers."""
+    timings = []
+    for run in range(STARTUP_RUNS + 1):
+        app = start(command)
+        elapsed = app.wait_healthy()
+        assert app.stop() == 0
+        if run:  # the first run creates the database and warms the file cache
+            timings.append(elapsed)
+    return median(timings)
+
+
+def test_headless_start_is_close_to_source(
+    executable: Path, start: Callable[..., Running], record_property: Callable[..., None]
+) -> None:
+    bundle = _startup_seconds(start, [str(executable), "--headless"])
+    source = _startup_seconds(start, [sys.executable, "-m", "mudameter_desktop", "--headless"])
+    ratio = bundle / source
+    print(
+        f"\nheadless start to /health: bundle {bundle:.3f} s, source {source:.3f} s, {ratio:.2f}x"
+    )
+    record_property("startup_ratio", ratio)
+    assert ratio <= MAX_STARTUP_RATIO
