@@ -7,6 +7,7 @@ import logging
 import signal
 import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSocketNotifier, Slot
 from PySide6.QtGui import QAction, QGuiApplication
@@ -17,13 +18,15 @@ from mudameter_desktop.app import Options, prepare_paths
 from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.controller import MeterController
 from mudameter_desktop.ui.dialogs import QrDialog, SettingsDialog, StartMeetingDialog
-from mudameter_desktop.ui.history import HistoryWindow
 from mudameter_desktop.ui.icons import APP_ICON, icon, status_icon
 from mudameter_desktop.ui.meter_window import MeterWindow
 from mudameter_desktop.ui.runtime import Runtime, open_runtime
 from mudameter_desktop.ui.single_instance import InstanceServer, notify_running, socket_name
 from mudameter_desktop.ui.state import MeterState, tooltip
 from mudameter_desktop.ui.tray import TrayMenu
+
+if TYPE_CHECKING:
+    from mudameter_desktop.ui.history import HistoryWindow
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ class DesktopApp(QObject):
             self.tray.activated.connect(self._on_tray_activated)
         self.meter_window = MeterWindow(self.menu, quit_on_close=self.tray is None)
         self.meter_window.setWindowIcon(icon(APP_ICON))
-        self.history: HistoryWindow | None = None
+        self.history: HistoryWindow | None = None  # made when first shown
         self.qr_dialog: QrDialog | None = None
         self._history_wanted = False
 
@@ -93,10 +96,13 @@ class DesktopApp(QObject):
     def show_history(self) -> None:
         """Show the history (as soon as the store is ready)."""
         runtime = self.controller.runtime
-        if runtime is None:
+        if runtime is None:  # shown once the store is ready; meanwhile what is happening
             self._history_wanted = True
+            self.meter_window.show_on_top()
             return
         if self.history is None:
+            from mudameter_desktop.ui.history import HistoryWindow  # noqa: PLC0415 - QtCharts, late
+
             self.history = HistoryWindow(runtime.service, runtime.service.zone, runtime.settings)
             self.controller.meetings_changed.connect(self.history.apply_changes)
         self.history.show_and_raise()

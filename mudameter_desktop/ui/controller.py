@@ -189,6 +189,7 @@ class MeterController(QObject):
         task = Task(lambda: server.rebind(host_for(share)), self)
         task.succeeded.connect(self._on_rebound)
         task.failed.connect(self._on_rebind_failed)
+        task.finished.connect(task.deleteLater)
         task.start()
 
     @Slot(object)
@@ -222,10 +223,14 @@ class MeterController(QObject):
         if runtime is None:
             return
         previous, runtime.settings = runtime.settings, settings
-        save_settings(runtime.settings_file, settings)
         runtime.access.require_key = settings.require_room_key
-        if settings.start_at_login != previous.start_at_login:
-            autostart.set_start_at_login(settings.start_at_login)
+        try:
+            save_settings(runtime.settings_file, settings)
+            if settings.start_at_login != previous.start_at_login:
+                autostart.set_start_at_login(settings.start_at_login)
+        except OSError as error:
+            log.exception("Saving the settings failed")
+            emit(self.notify, "Settings not saved", str(error))
 
     # -- live state -------------------------------------------------------
 
@@ -258,16 +263,20 @@ class MeterController(QObject):
         if runtime is None:
             return
         live = self.state.live
-        if (
-            live.status is not None
-            and live.meeting
-            and live.meeting.id == self._participant_meeting
-        ):
-            visit = runtime.service.visit(self._participant_id, ParticipantKind.LOCAL)
-            if visit.participant_id != self._participant_id:
-                self._participant_id, self._participant_meeting = None, None
-        self.refresh_live()
-        self._schedule_tick()
+        try:
+            if (
+                live.status is not None
+                and live.meeting
+                and live.meeting.id == self._participant_meeting
+            ):
+                visit = runtime.service.visit(self._participant_id, ParticipantKind.LOCAL)
+                if visit.participant_id != self._participant_id:
+                    self._participant_id, self._participant_meeting = None, None
+            self.refresh_live()
+        except Exception:
+            log.exception("The minute update failed; trying again next minute")
+        finally:
+            self._schedule_tick()
 
     def _schedule_tick(self) -> None:
         now = datetime.now(UTC)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import segno
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
@@ -118,6 +117,8 @@ class SettingsDialog(QDialog):
 
 
 def qr_pixmap(text: str) -> QPixmap:
+    import segno  # noqa: PLC0415 - only when the QR code is shown
+
     buffer = io.BytesIO()
     segno.make(text, error="m").save(buffer, kind="png", scale=QR_SCALE, border=2)
     pixmap = QPixmap()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -320,7 +321,9 @@ class HistoryWindow(QWidget):
             return
         title, accepted = QInputDialog.getText(self, "Rename meeting", "Title:", text=detail.title)
         if accepted and title.strip():
-            self._service.rename_meeting(detail.id, title.strip()[:200])
+            self._change(
+                detail.id, lambda: self._service.rename_meeting(detail.id, title.strip()[:200])
+            )
 
     @Slot()
     def delete(self) -> None:
@@ -333,7 +336,16 @@ class HistoryWindow(QWidget):
             f"Delete “{detail.title}” and all its minutes? This cannot be undone.",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self._service.delete_meeting(detail.id)
+            self._change(detail.id, lambda: self._service.delete_meeting(detail.id))
+
+    def _change(self, meeting_id: int, action: Callable[[], object]) -> None:
+        """Rename or delete; a meeting deleted meanwhile (from elsewhere) is not an error."""
+        from mudameter_desktop.services import NotFoundError  # noqa: PLC0415 - loaded late
+
+        try:
+            action()
+        except NotFoundError:
+            self.apply_changes({meeting_id: "deleted"})
 
     @Slot()
     def export_csv(self) -> None:

@@ -131,6 +131,7 @@ class Task(QObject):
 
     succeeded = Signal(object)
     failed = Signal(object)  # the exception
+    finished = Signal()  # after either
 
     def __init__(self, work: Callable[[], object], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -153,3 +154,4 @@ class Task(QObject):
         else:
             self.result = result
             emit(self.succeeded, result)
+        emit(self.finished)

@@ -220,3 +220,17 @@ def test_export_csv_and_json(
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: ("", ""))
     history.export_json_button.click()  # cancelled: nothing written, no error
+
+
+def test_a_meeting_deleted_elsewhere_is_dropped_on_rename(
+    history: HistoryWindow,
+    planning: int,
+    service: MeterService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service.delete_meeting(planning)  # its notification waits in the batch: not shown yet
+    assert history.model.row_of(planning) is not None
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("Too late", True))
+    history.rename_button.click()
+    assert history.model.row_of(planning) is None
+    assert history.detail is None
