@@ -20,7 +20,14 @@ from mudameter_desktop.settings import Settings, save_settings
 from mudameter_desktop.ui import autostart
 from mudameter_desktop.ui.runtime import Runtime, Task, host_for
 from mudameter_desktop.ui.signals import emit
-from mudameter_desktop.ui.state import MeterState, current_meeting, meeting_line, people, percent
+from mudameter_desktop.ui.state import (
+    MeterState,
+    current_meeting,
+    meeting_line,
+    people,
+    percent,
+    wasted_text,
+)
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
     from mudameter_desktop.services import MeetingChange, MeetingDetail, MeterService
@@ -29,22 +36,6 @@ log = logging.getLogger(__name__)
 
 BATCH_MS = 150  # LAN clicks arriving within this are one refresh
 NUDGE_MINUTES = 5
-
-
-def wasted_hours(totals: Counts) -> float:
-    """Disengaged participant-minutes as person-hours."""
-    return totals.disengaged / 60
-
-
-def wasted_text(totals: Counts, settings: Settings) -> str:
-    """Disengaged participant-time, and its cost when an hourly cost is set."""
-    if not totals.total:
-        return "\u2014"
-    minutes = totals.disengaged
-    text = f"{minutes} person-min" if minutes < 60 else f"{wasted_hours(totals):.1f} person-h"
-    if settings.hourly_cost > 0:
-        text += f" = {wasted_hours(totals) * settings.hourly_cost:.2f} {settings.currency}"
-    return text
 
 
 def meeting_summary_text(detail: MeetingDetail, settings: Settings) -> str:

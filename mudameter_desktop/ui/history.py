@@ -45,10 +45,9 @@ from PySide6.QtWidgets import (
 from mudameter_desktop import APP_NAME
 from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.settings import Settings
-from mudameter_desktop.ui.controller import wasted_text
 from mudameter_desktop.ui.icons import icon, status_icon
 from mudameter_desktop.ui.signals import emit
-from mudameter_desktop.ui.state import STATUS_LABELS, people, percent
+from mudameter_desktop.ui.state import STATUS_LABELS, people, percent, wasted_text
 
 if TYPE_CHECKING:
     from mudameter_desktop.services import MeetingDetail, MeetingSummary, MeterService

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from mudameter_desktop.domain.meetings import MEETING_LENGTH, MeetingPlan, nearest_local_hour
 from mudameter_desktop.domain.statuses import Counts, Status
+from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.signals import emit
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
@@ -74,6 +75,22 @@ class Scheduled(Protocol):
 
     @property
     def ends_at(self) -> datetime: ...
+
+
+def wasted_hours(totals: Counts) -> float:
+    """Disengaged participant-minutes as person-hours."""
+    return totals.disengaged / 60
+
+
+def wasted_text(totals: Counts, settings: Settings) -> str:
+    """Disengaged participant-time, and its cost when an hourly cost is set."""
+    if not totals.total:
+        return "\u2014"
+    minutes = totals.disengaged
+    text = f"{minutes} person-min" if minutes < 60 else f"{wasted_hours(totals):.1f} person-h"
+    if settings.hourly_cost > 0:
+        text += f" = {wasted_hours(totals) * settings.hourly_cost:.2f} {settings.currency}"
+    return text
 
 
 def meeting_line(meeting: Scheduled, zone: tzinfo) -> str:
