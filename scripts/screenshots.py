@@ -3,6 +3,8 @@
 
     .venv/bin/python scripts/screenshots.py [OUT_DIR]   # default: docs/screenshots
 
+(`SCREENSHOT_DISPLAY=:98` picks another X display number than :99.)
+
 Needs Xvfb, trayer, xdotool, xwininfo, xsetroot and ImageMagick (`.ci/run`
 installs them). It seeds a throw-away data folder through the service layer
 (a few past meetings and a running one with LAN participants), starts
@@ -36,7 +38,7 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DISPLAY = ":99"
+DISPLAY = os.environ.get("SCREENSHOT_DISPLAY", ":99")  # another number if :99 is taken
 SCREEN = "1280x800x24"
 DESKTOP_COLOUR = "#4c566a"
 PANEL_HEIGHT = 32
