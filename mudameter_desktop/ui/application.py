@@ -110,7 +110,8 @@ class DesktopApp(QObject):
     @Slot()
     def copy_join_link(self) -> None:
         QGuiApplication.clipboard().setText(self.state.live.join_url)
-        self.show_message("Join link copied", self.state.live.join_url)
+        # Not the link itself: without tray messages this goes to the log, and the key must not.
+        self.show_message("Join link copied", "Share it with colleagues on the same network.")
 
     @Slot()
     def show_qr(self) -> None:

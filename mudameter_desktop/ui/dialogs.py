@@ -134,6 +134,7 @@ class QrDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Join this meeting room")
+        self._shown: tuple[str, bool] | None = None
         self.code = QLabel()
         self.code.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.link = QLineEdit()
@@ -158,6 +159,9 @@ class QrDialog(QDialog):
         layout.addWidget(close)
 
     def show_link(self, url: str, shared: bool) -> None:
+        if (url, shared) == self._shown:
+            return  # the live state changes often; the link seldom
+        self._shown = (url, shared)
         self.link.setText(url)
         self.code.setPixmap(qr_pixmap(url))
         self.hint.setText(
