@@ -127,7 +127,7 @@ class DesktopApp(QObject):
         runtime = self.controller.runtime
         if runtime is None:
             return
-        dialog = SettingsDialog(runtime.settings)
+        dialog = SettingsDialog(runtime.settings, self.state.live.local_url)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         settings = dialog.values()

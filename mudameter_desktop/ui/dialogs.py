@@ -64,7 +64,9 @@ class StartMeetingDialog(QDialog):
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: Settings, serving: str = "", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Muda Meter settings")
         self._settings = settings
@@ -95,6 +97,8 @@ class SettingsDialog(QDialog):
         cost.addWidget(self.currency)
         form = QFormLayout(self)
         form.addRow("Port (after a restart):", self.port)
+        if serving:
+            form.addRow("", QLabel(f"Now serving on {serving}"))
         form.addRow("", self.share_on_lan)
         form.addRow("", self.require_room_key)
         form.addRow("Hourly cost per person:", cost)

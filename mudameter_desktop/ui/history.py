@@ -73,7 +73,6 @@ STATUS_COLORS = {
 }
 LABEL_STEPS = (1, 5, 10, 15, 30, 60, 120)  # minutes between time labels on the chart
 MAX_LABELS = 8
-ID_ROLE = Qt.ItemDataRole.UserRole
 KIND_LABELS = {"local": "you (tray)", "lan": "LAN"}
 
 
@@ -128,8 +127,6 @@ class MeetingTableModel(QAbstractTableModel):
         meeting = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return cells(meeting, self._zone, self.settings)[index.column()]
-        if role == ID_ROLE:
-            return meeting.id
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > TITLE_COLUMN:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -50,6 +50,9 @@ class MeterWindow(QWidget):
         self.meeting.setStyleSheet("font-weight: bold;")
         self.meeting.setWordWrap(True)
         self.room = QLabel("")
+        self.server = QLabel("")
+        self.server.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.server.setStyleSheet("color: palette(placeholder-text);")
         self.group = QButtonGroup(self)
         self.buttons: dict[Status, QPushButton] = {}
         row = QHBoxLayout()
@@ -74,6 +77,7 @@ class MeterWindow(QWidget):
         layout.addWidget(self.meeting)
         layout.addLayout(row)
         layout.addLayout(footer)
+        layout.addWidget(self.server)
 
     def sync(self, live: LiveState, zone: tzinfo) -> None:
         self.group.setExclusive(False)  # so that idle can show no button checked
@@ -85,6 +89,7 @@ class MeterWindow(QWidget):
             self.room.setText(
                 "\n".join(filter(None, (room_line(live.room, live.muda), live.error)))
             )
+            self.server.setText(f"Participant page: {live.local_url}" if live.local_url else "")
 
     @Slot(int)
     def _on_clicked(self, number: int) -> None:

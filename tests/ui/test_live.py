@@ -44,6 +44,7 @@ def test_a_status_posted_over_http_updates_the_open_history(
     desktop = start_app(qtbot, served, quit_recorder)
     assert served.server is not None
     assert desktop.state.live.local_url == served.server.local_url
+    assert served.server.local_url in desktop.meter_window.server.text()  # the real port
     desktop.menu.history.trigger()
     history = desktop.history
     assert history is not None
