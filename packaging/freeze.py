@@ -100,6 +100,11 @@ def filter_toc(toc: Iterable[tuple[str, str, str]], qt_modules: frozenset[str]) 
 # polyfactory → faker is 13 MB, the `litestar` CLI via rich/click), test and
 # dev tools, and GUI toolkits PyInstaller would otherwise consider.
 EXCLUDED_MODULES = [
+    # Python bindings the Qt hooks add because QtCharts *links* to QtOpenGL
+    # (the libraries stay), but which nothing imports: QtOpenGL's alone is 8.5 MB.
+    "PySide6.QtOpenGL",
+    "PySide6.QtOpenGLWidgets",
+    "PySide6.QtDBus",
     "faker",
     "polyfactory",
     "litestar.cli",

@@ -195,6 +195,41 @@ def normalise_modes(root: Path) -> None:
         path.chmod(0o755 if executable or magic[:2] == b"#!" else 0o644)
 
 
+def man_page() -> str:
+    """mudameter(1), written from the command line's own argparse definition."""
+    from mudameter_desktop.__main__ import build_parser  # noqa: PLC0415 - after sys.path
+
+    def roff(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("-", "\\-")
+
+    parser = build_parser()
+    lines = [
+        f'.TH {APP_ID.upper()} 1 "" "{APP_ID} {__version__}" "User Commands"',
+        ".SH NAME",
+        f"{APP_ID} \\- measure wasted meeting time from the system tray",
+        ".SH SYNOPSIS",
+        f".B {APP_ID}",
+        "[\\fIOPTION\\fR]...",
+        ".SH DESCRIPTION",
+        roff(parser.description or ""),
+        "Without options it starts the tray app; with \\fB\\-\\-headless\\fR only the HTTP",
+        "server, for a meeting-room PC or a server.",
+        ".SH OPTIONS",
+    ]
+    for action in parser._actions:  # argparse has no public listing of its options
+        flags = ", ".join(f"\\fB{roff(flag)}\\fR" for flag in action.option_strings)
+        if action.metavar or action.nargs != 0:
+            flags += f" \\fI{action.metavar or action.dest.upper()}\\fR"
+        lines += [".TP", flags, roff(action.help or "")]
+    lines += [
+        ".SH FILES",
+        "The database, the log and the settings live in the user's data, state and",
+        "config folders (e.g. \\fI~/.local/share/mudameter\\fR), or all in the folder",
+        "given with \\fB\\-\\-data\\-dir\\fR.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def make_deb(arch: str) -> Path:
     """Stage the package tree and build it with dpkg-deb (root-owned files)."""
     staging = BUILD / "deb" / f"{APP_ID}_{__version__}_{arch}"
@@ -221,6 +256,9 @@ def make_deb(arch: str) -> Path:
         "Fri, 27 Nov 2026 00:00:00 +0000\n"
     )
     (doc / "changelog.gz").write_bytes(gzip.compress(changelog.encode(), 9, mtime=0))
+    man = share / "man" / "man1"
+    man.mkdir(parents=True)
+    (man / f"{APP_ID}.1.gz").write_bytes(gzip.compress(man_page().encode(), 9, mtime=0))
     overrides = share / "lintian" / "overrides"
     overrides.mkdir(parents=True)
     (overrides / APP_ID).write_text(fill("lintian-overrides.in"))
