@@ -14,6 +14,7 @@ tray with xdotool as a user would, and saves:
     tray.png      the tray icon after clicking "Engaged" (enlarged)
     menu.png      the tray menu
     meter.png     the meter window (left click on the tray icon)
+    qr.png        the QR code dialog with the join link
     history.png   the history window (opened by a second launch), one meeting selected
     icons.png     the four tray icons on a dark and a light panel
 """
@@ -227,11 +228,13 @@ def grab_area(path: Path, *, width: int, height: int, x: int, y: int, scale: int
 
 def open_menu(x: int, y: int) -> Window:
     """Right-click the tray icon until its menu shows (the first click can come too early)."""
-    for _ in range(3):
+    for attempt in range(3):
         x11("xdotool", "mousemove", str(x), str(y), "click", "3")
         try:
             return wait_for("the menu", find_window(is_menu), timeout=5)
         except SystemExit:
+            print(f"The menu did not open (attempt {attempt + 1}); windows:", file=sys.stderr)
+            print(x11("xwininfo", "-root", "-tree"), file=sys.stderr)
             x11("xdotool", "key", "Escape")
     raise SystemExit("The tray menu did not open")
 
@@ -329,6 +332,10 @@ def tour(data_dir: Path, out: Path) -> None:
                 x=left,
                 y=0,
             )
+            x11("xdotool", "key", "r")  # the menu's mnemonic for "Show QR code…"
+            qr = wait_for("the QR code", find_window(lambda w: w.name.startswith("Join")))
+            settle()
+            grab_window(qr, out / "qr.png")
             x11("xdotool", "key", "Escape")
 
             x11("xdotool", "mousemove", str(x), str(y), "click", "1")

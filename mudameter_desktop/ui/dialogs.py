@@ -143,6 +143,7 @@ class QrDialog(QDialog):
         self.code.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.link = QLineEdit()
         self.link.setReadOnly(True)
+        self.link.setMinimumWidth(320)
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         copy = QPushButton("Copy link")
@@ -167,6 +168,7 @@ class QrDialog(QDialog):
             return  # the live state changes often; the link seldom
         self._shown = (url, shared)
         self.link.setText(url)
+        self.link.setCursorPosition(0)  # the address first, not the end of the key
         self.code.setPixmap(qr_pixmap(url))
         self.hint.setText(
             "Scan with a phone on the same network."

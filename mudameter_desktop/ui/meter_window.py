@@ -57,7 +57,7 @@ class MeterWindow(QWidget):
         self.buttons: dict[Status, QPushButton] = {}
         row = QHBoxLayout()
         for number, (status, label) in enumerate(STATUS_LABELS.items()):
-            button = QPushButton(status_icon(status), label)
+            button = QPushButton(status_icon(status), f"&{label}")
             button.setIconSize(ICON_SIZE)
             button.setCheckable(True)
             button.setMinimumHeight(56)

@@ -13,13 +13,15 @@ from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, live_meeting_li
 
 
 class TrayMenu(QMenu):
+    """The tray's menu; each entry has a keyboard mnemonic (the underlined letter)."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.statuses = QActionGroup(self)
         self.statuses.setExclusive(True)
         self.status_actions: dict[Status, QAction] = {}
         for status, label in STATUS_LABELS.items():
-            action = self.addAction(status_icon(status), label)
+            action = self.addAction(status_icon(status), f"&{label}")
             action.setCheckable(True)
             action.setData(status.value)
             self.statuses.addAction(action)
@@ -27,18 +29,18 @@ class TrayMenu(QMenu):
         self.addSeparator()
         self.meeting = self.addAction("Starting…")
         self.meeting.setEnabled(False)
-        self.start_meeting = self.addAction("Start meeting now…")
-        self.end_meeting = self.addAction("End meeting now")
+        self.start_meeting = self.addAction("S&tart meeting now…")
+        self.end_meeting = self.addAction("E&nd meeting now")
         self.addSeparator()
-        self.history = self.addAction("History…")
+        self.history = self.addAction("&History…")
         self.addSeparator()
-        self.share_on_lan = self.addAction("Share on LAN")
+        self.share_on_lan = self.addAction("Share on &LAN")
         self.share_on_lan.setCheckable(True)
-        self.copy_link = self.addAction("Copy join link")
-        self.show_qr = self.addAction("Show QR code…")
+        self.copy_link = self.addAction("&Copy join link")
+        self.show_qr = self.addAction("Show Q&R code…")
         self.addSeparator()
-        self.settings = self.addAction("Settings…")
-        self.quit = self.addAction("Quit")
+        self.settings = self.addAction("Settin&gs…")
+        self.quit = self.addAction("&Quit")
         self._needs_backend = (
             self.start_meeting,
             self.history,
@@ -58,7 +60,7 @@ class TrayMenu(QMenu):
             self.statuses.setExclusive(False)  # an exclusive group cannot go back to none
             checked.setChecked(False)
             self.statuses.setExclusive(True)
-        self.meeting.setText(live_meeting_line(live, zone))
+        self.meeting.setText(live_meeting_line(live, zone).replace("&", "&&"))  # not a mnemonic
         for action in self._needs_backend:
             action.setEnabled(live.ready)
         self.end_meeting.setEnabled(live.ready and live.meeting is not None)
