@@ -189,3 +189,39 @@ def test_a_real_bug_is_a_bare_500_and_logged(
     assert answer.json() == {"status_code": 500, "detail": "Internal server error"}
     assert "secret internals" not in answer.text
     assert "secret internals" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_bodies_that_are_not_json_are_415(local: Client, content_type: str) -> None:
+    body = b'{"status": "engaged"}'
+    answer = local.post("/users/status", content=body, headers={"content-type": content_type})
+    assert_error(answer, 415)
+    assert local.get("/meetings").json()["total"] == 0  # nothing was recorded
+
+
+def test_json_media_types_are_accepted(local: Client) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        answer = local.post(
+            "/users/status",
+            content=b'{"status": "engaged"}',
+            headers={"content-type": content_type},
+        )
+        assert answer.status_code == 200
+
+
+def test_a_bodyless_post_needs_no_content_type(local: Client) -> None:
+    assert local.post("/meetings").status_code == 201
+    assert local.post("/visit").status_code == 200
+
+
+def test_writes_from_another_site_are_403(local: Client) -> None:
+    for origin in ("http://evil.example", "null", "http://127.0.0.1:9999"):
+        answer = local.post("/users/status", json={"status": "engaged"}, headers={"origin": origin})
+        assert_error(answer, 403)
+    own = local.post(
+        "/users/status", json={"status": "engaged"}, headers={"origin": "http://127.0.0.1:8765"}
+    )
+    assert own.status_code == 200
+    assert local.get("/meetings", headers={"origin": "http://evil.example"}).status_code == 200
