@@ -202,7 +202,8 @@ class DesktopApp(QObject):
 def run(options: Options) -> int:
     """The tray app's main loop; 0 also when another instance was asked to show."""
     app = QApplication.instance() or QApplication([APP_ID])  # APP_ID: the X11 window class
-    assert isinstance(app, QApplication)  # noqa: S101 - a widget app is needed
+    if not isinstance(app, QApplication):
+        raise RuntimeError("The tray app needs a QApplication, not a QCoreApplication")
     app.setApplicationName(APP_NAME)
     app.setDesktopFileName(APP_ID)
     app.setQuitOnLastWindowClosed(False)

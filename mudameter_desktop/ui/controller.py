@@ -299,7 +299,8 @@ class MeterController(QObject):
     # -- internals --------------------------------------------------------
 
     def _service(self) -> MeterService:
-        assert self.runtime is not None  # noqa: S101 - callers check readiness
+        if self.runtime is None:
+            raise RuntimeError("the store is not open yet")  # callers check readiness
         return self.runtime.service
 
     def _record(self, status: Status) -> None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - "Share on LAN" means exactly this
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # nosec B104 - "Share on LAN" means exactly this
 
 
 class Server(Protocol):
