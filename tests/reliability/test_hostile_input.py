@@ -260,9 +260,17 @@ def test_path_traversal_on_static_files_reaches_nothing(port: int, path: bytes) 
         assert secret not in answer
 
 
-def test_known_static_files_are_served(client: httpx.Client) -> None:
-    assert client.get("/static/app.js").status_code == 200
-    assert client.get("/static/style.css").status_code == 200
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("/", "text/html"), ("/static/app.js", "text/javascript"), ("/static/style.css", "text/css")],
+)
+def test_known_files_are_served_with_one_charset(
+    client: httpx.Client, path: str, kind: str
+) -> None:
+    answer = client.get(path)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == f"{kind}; charset=utf-8"
+    assert answer.headers["x-content-type-options"] == "nosniff"
 
 
 def lan_request(port: int, headers: bytes, path: bytes = b"/meetings") -> bytes:
