@@ -77,40 +77,39 @@ def run_headless(options: Options) -> int:
     """Serve the HTTP API alone (no Qt imported) until SIGINT or SIGTERM."""
     import signal  # noqa: PLC0415
     import threading  # noqa: PLC0415
+    from contextlib import closing  # noqa: PLC0415
 
     from mudameter_desktop.api.access import RoomAccess, is_loopback_address  # noqa: PLC0415
     from mudameter_desktop.api.server import ServerStartError, ServerThread  # noqa: PLC0415
     from mudameter_desktop.store.database import StoreError  # noqa: PLC0415
 
+    stopping = threading.Event()  # set by a signal, also one that comes during start-up
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stopping.set())
     paths = prepare_paths(options)
     try:
         backend = open_backend(options, paths)
     except StoreError as error:
         print(error, file=sys.stderr)
         return 1
-    settings = backend.settings
-    host = options.host or ("0.0.0.0" if settings.share_on_lan else "127.0.0.1")  # noqa: S104
-    port = settings.port if options.port is None else options.port
-    server = ServerThread(
-        backend.service, RoomAccess(settings.room_key, settings.require_room_key), host, port
-    )
-    stopping = threading.Event()
-    try:
-        server.start()
-    except ServerStartError as error:
-        print(error, file=sys.stderr)
-        backend.close()
-        return 1
-    if not (is_loopback_address(host) or host == "localhost"):
-        # Standard output only: the log file must never hold the room key.
-        print(f"Join link: {server.join_url()}", flush=True)
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signal_number, lambda *_: stopping.set())
-    while not stopping.wait(timeout=1.0):  # a timed wait lets signals in on Windows too
-        pass
-    log.info("Stopping on a signal")
-    server.stop()
-    backend.close()
+    with closing(backend):
+        settings = backend.settings
+        host = options.host or ("0.0.0.0" if settings.share_on_lan else "127.0.0.1")  # noqa: S104
+        port = settings.port if options.port is None else options.port
+        access = RoomAccess(settings.room_key, settings.require_room_key)
+        server = ServerThread(backend.service, access, host, port)
+        try:
+            server.start()
+        except ServerStartError as error:
+            print(error, file=sys.stderr)
+            return 1
+        if not (is_loopback_address(host) or host == "localhost"):
+            # Standard output only: the log file must never hold the room key.
+            print(f"Join link: {server.join_url()}", flush=True)
+        while not stopping.wait(timeout=1.0):  # a timed wait lets signals in on Windows too
+            pass
+        log.info("Stopping on a signal")
+        server.stop()
     return 0
 
 

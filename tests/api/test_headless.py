@@ -6,6 +6,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -119,3 +120,38 @@ def test_a_store_that_cannot_open_exits_1_with_the_message(tmp_path: Path) -> No
     )
     assert result.returncode == 1
     assert "Cannot create the data folder /proc/mudameter-test" in result.stderr
+
+
+def test_no_free_port_exits_1_with_the_message(tmp_path: Path) -> None:
+    blockers = _block_ports(20)  # the preferred port and every one tried after it
+    try:
+        result = subprocess.run(
+            [*HEADLESS, "--data-dir", str(tmp_path), "--port", str(blockers[0].getsockname()[1])],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        for blocker in blockers:
+            blocker.close()
+    assert result.returncode == 1
+    assert "No free port on 127.0.0.1" in result.stderr
+
+
+def _block_ports(count: int) -> list[socket.socket]:
+    """Listeners on `count` consecutive ports of 127.0.0.1."""
+    for base in range(41000, 60000, 97):
+        blockers: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                blocker = socket.socket()
+                blockers.append(blocker)
+                blocker.bind(("127.0.0.1", port))
+                blocker.listen()
+        except OSError:
+            for blocker in blockers:
+                blocker.close()
+            continue
+        return blockers
+    raise AssertionError("no run of free ports found")
