@@ -124,7 +124,10 @@ def _cross_site(headers: dict[str, str]) -> bool:
     origin = headers.get("origin")
     if origin is None:
         return False  # not a browser, or a same-origin GET
-    netloc = urlsplit(origin).netloc if origin != "null" else ""
+    try:
+        netloc = urlsplit(origin).netloc if origin != "null" else ""
+    except ValueError:  # e.g. an unclosed IPv6 bracket: no origin of ours
+        return True
     return netloc.lower() != headers.get("host", "").lower()
 
 
@@ -151,8 +154,7 @@ def _cookie_key(headers: dict[str, str]) -> str | None:
 
 async def _read_body(headers: dict[str, str], receive: Receive, send: Send) -> bytes | None:
     """The whole body if it is within the limits; None once a refusal was sent."""
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if _declared_too_long(headers):
         await _send_json(send, 413, f"Request body is over {MAX_BODY_BYTES} bytes")
         return None
     body = bytearray()
@@ -186,6 +188,15 @@ def _refusal(headers: dict[str, str], body: bytearray) -> tuple[int, str] | None
     if json_too_deep(body):
         return 400, "JSON is nested too deeply"
     return None
+
+
+def _declared_too_long(headers: dict[str, str]) -> bool:
+    """Whether Content-Length is over the limit (read as text: no int() of 5000 digits)."""
+    declared = headers.get("content-length", "").strip()
+    if not (declared.isascii() and declared.isdigit()):
+        return False  # none (chunked) or malformed: the byte count while reading decides
+    digits = declared.lstrip("0") or "0"
+    return len(digits) > len(str(MAX_BODY_BYTES)) or int(digits) > MAX_BODY_BYTES
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

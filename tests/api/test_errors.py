@@ -225,3 +225,43 @@ def test_writes_from_another_site_are_403(local: Client) -> None:
     )
     assert own.status_code == 200
     assert local.get("/meetings", headers={"origin": "http://evil.example"}).status_code == 200
+
+
+def test_odd_headers_never_break_the_gate(app: ASGIApp) -> None:
+    """Headers no HTTP parser in front would let through still get a 4xx, not a 500."""
+    import anyio
+
+    async def call(headers: list[tuple[bytes, bytes]], body: bytes) -> int:
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/visit",
+            "raw_path": b"/visit",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"127.0.0.1:8765"), *headers],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8765),
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        return int(sent[0]["status"])  # type: ignore[call-overload]
+
+    cases = [
+        ([(b"origin", b"http://[unclosed")], b"{}", 403),
+        ([(b"content-length", b"9" * 5000)], b"{}", 413),
+        ([(b"content-length", b"000000000000000000002")], b"{}", 200),
+        ([(b"content-length", "²".encode("latin-1"))], b"{}", 400),  # Litestar refuses it
+    ]
+    for headers, body, status in cases:
+        assert anyio.run(call, headers, body) == status, headers
