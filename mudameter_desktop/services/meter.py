@@ -1,9 +1,10 @@
 """The meter's use cases: detect and start meetings, visits, statuses, history.
 
 Writes are serialised in-process by one lock, so they never wait on SQLite's
-busy-timeout back-off; each call uses its own short-lived session. Reads run
-without the lock (WAL lets them run beside a write). Open meetings keep a
-`RoomTally` in memory so a click costs one short transaction.
+busy-timeout back-off. Reads run without the lock (WAL lets them run beside a
+write). The hot path of a click keeps what it needs in memory — the current
+meeting, its live participants, and each open meeting's `RoomTally` — so a
+click costs one short transaction of three or four Core statements.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import math
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +28,7 @@ from mudameter_desktop.domain.meetings import (
     Span,
     expiry_after,
     is_alive,
+    nearest_local_hour,
     pick_explicit,
     plan_detected,
     plan_explicit,
@@ -44,17 +47,35 @@ from mudameter_desktop.services.views import (
     StatusRecorded,
     Visit,
 )
+from mudameter_desktop.store import statements
 from mudameter_desktop.store.models import EngagementSample, Meeting, Participant, StatusChange
 
 PAGE_SIZE = 20
+MAX_PARTICIPANT_ID_LENGTH = 64  # longer ids are refused by the API
 _TICK = timedelta(microseconds=1)
-MAX_PARTICIPANT_ID_LENGTH = 64
+_HALF_HOUR = timedelta(minutes=30)
 
 Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Current:
+    """The meeting detection gives for every moment before `until`."""
+
+    meeting: MeetingView
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Live:
+    """What the hot path needs of a participant."""
+
+    meeting_id: int
+    expires_at: datetime
 
 
 class MeterService:
@@ -66,13 +87,19 @@ class MeterService:
         changes: ChangeHub | None = None,
     ) -> None:
         self._sessions = sessions
+        self._engine: Engine = sessions.kw["bind"]
         self.zone = zone
         self._clock = clock
         self.changes = changes or ChangeHub()
         self._write_lock = threading.RLock()
         self._last_now = datetime.min.replace(tzinfo=UTC)
+        # In-memory state, guarded by the write lock and rebuilt from the
+        # database whenever it is missing (after a restart or a failed write).
+        self._current: _Current | None = None
+        self._live: dict[str, _Live] = {}
         self._tallies: dict[int, RoomTally] = {}  # meetings not yet complete
         self._open_loaded = False
+        self._pending: list[MeetingChange] = []  # published after the transaction commits
 
     # -- meetings ---------------------------------------------------------
 
@@ -81,12 +108,8 @@ class MeterService:
     ) -> tuple[MeetingView, bool]:
         """The meeting for time `at` (default now), created if needed; True if new."""
         _check_title(title)
-        with self._writing() as (session, now):
-            meeting, created = self._detect(session, require_aware(at) if at else now, title)
-            view = _view(meeting)
-        if created:
-            self.changes.publish(MeetingChange(view.id, ChangeKind.CREATED))
-        return view, created
+        with self._writing() as (connection, now):
+            return self._detect(connection, require_aware(at) if at else now, title)
 
     def start_meeting(
         self,
@@ -96,48 +119,48 @@ class MeterService:
     ) -> MeetingView:
         """An explicit meeting at that exact minute (default now)."""
         _check_title(title)
-        with self._writing() as (session, now):
+        with self._writing() as (connection, now):
             try:
                 plan = plan_explicit(starts_at or now, self.zone, title, duration_minutes)
             except (ValueError, OverflowError) as error:
                 raise InvalidInputError(str(error)) from error
-            meeting = self._create(session, plan, now)
-            view = _view(meeting)
-        self.changes.publish(MeetingChange(view.id, ChangeKind.CREATED))
-        return view
+            return self._create(connection, plan, now)
 
     def end_meeting(self) -> MeetingView:
         """End the meeting running now (never before its own start)."""
-        with self._writing() as (session, now):
-            meeting, _ = self._detect(session, now, None)
-            tally = self._tally(session, meeting)
+        with self._writing() as (connection, now):
+            meeting = self._current_meeting(connection, now)
+            tally = self._tally(connection, meeting.id)
             tally.end(now)
-            meeting.ends_at = tally.ends_at
-            session.execute(
+            connection.execute(
+                update(Meeting).where(Meeting.id == meeting.id).values(ends_at=tally.ends_at)
+            )
+            connection.execute(
                 delete(EngagementSample).where(
                     EngagementSample.meeting_id == meeting.id,
-                    EngagementSample.minute >= meeting.ends_at,
+                    EngagementSample.minute >= tally.ends_at,
                 )
             )
-            self._save_rows(session, meeting.id, tally)
-            view = _view(meeting)
-        self.changes.publish(MeetingChange(view.id, ChangeKind.UPDATED))
-        return view
+            self._save_rows(connection, meeting.id, tally)
+            self._current = None
+            self._note(meeting.id, ChangeKind.UPDATED)
+            return MeetingView(meeting.id, meeting.title, meeting.starts_at, tally.ends_at)
 
     def rename_meeting(self, meeting_id: int, title: str) -> MeetingView:
         _check_title(title)
-        with self._writing() as (session, _now):
-            meeting = _get_meeting(session, meeting_id)
-            meeting.title = title
-            view = _view(meeting)
-        self.changes.publish(MeetingChange(meeting_id, ChangeKind.UPDATED))
-        return view
+        with self._writing() as (connection, _now):
+            meeting = _get_meeting(connection, meeting_id)
+            connection.execute(update(Meeting).where(Meeting.id == meeting_id).values(title=title))
+            self._current = None
+            self._note(meeting_id, ChangeKind.UPDATED)
+            return MeetingView(meeting.id, title, meeting.starts_at, meeting.ends_at)
 
     def delete_meeting(self, meeting_id: int) -> None:
-        with self._writing() as (session, _now):
-            session.delete(_get_meeting(session, meeting_id))
-            self._tallies.pop(meeting_id, None)
-        self.changes.publish(MeetingChange(meeting_id, ChangeKind.DELETED))
+        with self._writing() as (connection, _now):
+            _get_meeting(connection, meeting_id)
+            connection.execute(delete(Meeting).where(Meeting.id == meeting_id))
+            self._forget(meeting_id)
+            self._note(meeting_id, ChangeKind.DELETED)
 
     # -- participants -----------------------------------------------------
 
@@ -145,14 +168,14 @@ class MeterService:
         self, participant_id: str | None = None, kind: ParticipantKind = ParticipantKind.LAN
     ) -> Visit:
         """Ensure the current meeting and a live participant in it."""
-        with self._writing() as (session, now):
-            meeting, created = self._detect(session, now, None)
-            participant = self._participant(session, meeting, participant_id, kind, now)
-            self._tally(session, meeting).touch(participant.id, participant.expires_at)
-            visit = Visit(participant.id, _view(meeting), participant.expires_at)
-        kind_of_change = ChangeKind.CREATED if created else ChangeKind.VISIT
-        self.changes.publish(MeetingChange(meeting.id, kind_of_change))
-        return visit
+        with self._writing() as (connection, now):
+            meeting = self._current_meeting(connection, now)
+            participant = self._participant(connection, meeting, participant_id, kind, now)
+            self._tally(connection, meeting.id).touch(
+                participant, self._live[participant].expires_at
+            )
+            self._note(meeting.id, ChangeKind.VISIT)
+            return Visit(participant, meeting, self._live[participant].expires_at)
 
     def record_status(
         self,
@@ -161,30 +184,29 @@ class MeterService:
         kind: ParticipantKind = ParticipantKind.LAN,
     ) -> StatusRecorded:
         """Record a click for the meeting detected now: one short transaction."""
-        with self._writing() as (session, now):
-            meeting, _ = self._detect(session, now, None)
-            participant = self._participant(session, meeting, participant_id, kind, now)
-            participant.status = status.value
-            participant.status_at = now
-            session.add(
-                StatusChange(
-                    meeting_id=meeting.id, participant_id=participant.id, status=status, at=now
-                )
+        with self._writing() as (connection, now):
+            meeting = self._current_meeting(connection, now)
+            participant = self._participant(
+                connection, meeting, participant_id, kind, now, status=status
             )
-            tally = self._tally(session, meeting)
-            tally.set_status(participant.id, status, now, participant.expires_at)
-            self._save_rows(session, meeting.id, tally)
+            expires_at = self._live[participant].expires_at
+            connection.execute(
+                statements.INSERT_STATUS_CHANGE,
+                {
+                    "meeting_id": meeting.id,
+                    "participant_id": participant,
+                    "status": status.value,
+                    "at": now,
+                },
+            )
+            tally = self._tally(connection, meeting.id)
+            tally.set_status(participant, status, now, expires_at)
+            self._save_rows(connection, meeting.id, tally)
             minute, counts = tally.bucket_at(now)
-            recorded = StatusRecorded(
-                participant.id,
-                meeting.id,
-                status,
-                minute,
-                participant.expires_at,
-                Sample.of(minute, counts),
+            self._note(meeting.id, ChangeKind.STATUS)
+            return StatusRecorded(
+                participant, meeting.id, status, minute, expires_at, Sample.of(minute, counts)
             )
-        self.changes.publish(MeetingChange(meeting.id, ChangeKind.STATUS))
-        return recorded
 
     # -- reading ----------------------------------------------------------
 
@@ -213,7 +235,9 @@ class MeterService:
     def meeting_detail(self, meeting_id: int) -> MeetingDetail:
         self.settle()
         with self._sessions() as session:
-            meeting = _get_meeting(session, meeting_id)
+            meeting = session.get(Meeting, meeting_id)
+            if meeting is None:
+                raise NotFoundError(f"no meeting {meeting_id}")
             rows = session.scalars(
                 select(EngagementSample)
                 .where(EngagementSample.meeting_id == meeting_id)
@@ -242,12 +266,11 @@ class MeterService:
 
         Cheap when no minute boundary has passed: no transaction is opened.
         """
-        changed: list[int] = []
         with self._write_lock:
             now = self._tick()
             if not self._open_loaded:
-                with self._sessions() as session:
-                    self._load_open_tallies(session, now)
+                with self._guarded(), self._engine.connect() as connection:
+                    self._load_open_tallies(connection, now)
                 self._open_loaded = True
             for tally in self._tallies.values():
                 tally.advance(now)
@@ -255,32 +278,46 @@ class MeterService:
             pending = [mid for mid, tally in self._tallies.items() if tally.has_changes()]
             if not (pending or finished):
                 return
-            with self._guarded(), self._sessions.begin() as session:
+            with self._guarded(), self._engine.begin() as connection:
                 for meeting_id in pending:
-                    self._save_rows(session, meeting_id, self._tallies[meeting_id])
-                for meeting_id in finished:
-                    meeting = session.get(Meeting, meeting_id)
-                    if meeting is not None:
-                        meeting.complete = True
-                    del self._tallies[meeting_id]
-            changed = pending
-        for meeting_id in changed:
+                    self._save_rows(connection, meeting_id, self._tallies[meeting_id])
+                if finished:
+                    connection.execute(
+                        update(Meeting).where(Meeting.id.in_(finished)).values(complete=True)
+                    )
+            for meeting_id in finished:
+                del self._tallies[meeting_id]
+        for meeting_id in pending:
             self.changes.publish(MeetingChange(meeting_id, ChangeKind.UPDATED))
 
     # -- internals --------------------------------------------------------
 
     @contextmanager
-    def _writing(self) -> Iterator[tuple[Session, datetime]]:
-        """One serialised write transaction, with a clock that never goes back."""
-        with self._write_lock, self._guarded(), self._sessions.begin() as session:
-            yield session, self._tick()
+    def _writing(self) -> Iterator[tuple[Connection, datetime]]:
+        """One serialised write transaction, with a clock that never goes back.
+
+        The changes noted during it are published once it has committed,
+        outside the lock, so a listener may call the service again.
+        """
+        with self._write_lock:
+            self._pending = []
+            with self._guarded(), self._engine.begin() as connection:
+                yield connection, self._tick()
+            pending, self._pending = self._pending, []
+        for change in pending:
+            self.changes.publish(change)
+
+    def _note(self, meeting_id: int, kind: ChangeKind) -> None:
+        self._pending.append(MeetingChange(meeting_id, kind))
 
     @contextmanager
     def _guarded(self) -> Iterator[None]:
-        """Forget in-memory tallies when a transaction fails: they are rebuilt."""
+        """Forget the in-memory state when a transaction fails: it is rebuilt."""
         try:
             yield
         except BaseException:
+            self._current = None
+            self._live.clear()
             self._tallies.clear()
             self._open_loaded = False
             raise
@@ -290,122 +327,194 @@ class MeterService:
         self._last_now = max(self._clock(), self._last_now + _TICK)
         return self._last_now
 
-    def _detect(self, session: Session, at: datetime, title: str | None) -> tuple[Meeting, bool]:
-        explicit = session.scalars(
-            select(Meeting)
-            .where(Meeting.slot_start.is_(None), Meeting.starts_at <= at, Meeting.ends_at > at)
-            .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
-        ).all()
-        chosen = pick_explicit([Span(m.id, m.starts_at, m.ends_at) for m in explicit], at)
+    def _current_meeting(self, connection: Connection, now: datetime) -> MeetingView:
+        current = self._current
+        if current is None or now >= current.until:
+            meeting, _ = self._detect(connection, now, None)
+            return meeting
+        return current.meeting
+
+    def _detect(
+        self, connection: Connection, at: datetime, title: str | None
+    ) -> tuple[MeetingView, bool]:
+        """Detection by the rules, remembering the answer while it cannot change."""
+        explicit = [
+            Span(row.id, row.starts_at, row.ends_at)
+            for row in connection.execute(
+                select(Meeting.id, Meeting.starts_at, Meeting.ends_at).where(
+                    Meeting.slot_start.is_(None), Meeting.starts_at <= at, Meeting.ends_at > at
+                )
+            )
+        ]
+        next_explicit = connection.scalar(
+            select(func.min(Meeting.starts_at)).where(
+                Meeting.slot_start.is_(None), Meeting.starts_at > at
+            )
+        )
+        chosen = pick_explicit(explicit, at)
+        created = False
         if chosen is not None:
-            return next(m for m in explicit if m.id == chosen.id), False
+            meeting = _get_meeting(connection, chosen.id)
+            until = meeting.ends_at
+        else:
+            try:
+                plan = plan_detected(at, self.zone, title)
+            except OverflowError as error:
+                raise InvalidInputError("time is out of range") from error
+            meeting, created = self._slot_meeting(connection, plan)
+            until = _slot_boundary(plan.starts_at, self.zone)
+        if next_explicit is not None:
+            until = min(until, next_explicit)
+        if at == self._last_now:  # only remember detections of the present
+            self._current = _Current(meeting, until)
+        return meeting, created
+
+    def _slot_meeting(self, connection: Connection, plan: MeetingPlan) -> tuple[MeetingView, bool]:
+        row = connection.execute(
+            select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.ends_at).where(
+                Meeting.slot_start == plan.starts_at
+            )
+        ).first()
+        if row is not None:
+            return MeetingView(row.id, row.title, row.starts_at, row.ends_at), False
         try:
-            plan = plan_detected(at, self.zone, title)
-        except OverflowError as error:
-            raise InvalidInputError("time is out of range") from error
-        existing = session.scalar(select(Meeting).where(Meeting.slot_start == plan.starts_at))
-        if existing is not None:
-            return existing, False
-        try:
-            with session.begin_nested():
-                meeting = self._create(session, plan, self._last_now)
+            with connection.begin_nested():
+                return self._create(connection, plan, self._last_now), True
         except IntegrityError:
             # Another process created this slot first: the database decided.
-            meeting = session.scalars(
-                select(Meeting).where(Meeting.slot_start == plan.starts_at)
-            ).one()
-            return meeting, False
-        return meeting, True
+            return self._slot_meeting(connection, plan)
 
-    def _create(self, session: Session, plan: MeetingPlan, now: datetime) -> Meeting:
-        meeting = Meeting(
-            title=plan.title,
-            starts_at=plan.starts_at,
-            ends_at=plan.ends_at,
-            created_at=now,
-            slot_start=plan.slot_start,
-        )
-        session.add(meeting)
-        session.flush()
-        self._tallies[meeting.id] = RoomTally(meeting.starts_at, meeting.ends_at)
-        return meeting
+    def _create(self, connection: Connection, plan: MeetingPlan, now: datetime) -> MeetingView:
+        meeting_id = connection.execute(
+            insert(Meeting)
+            .values(
+                title=plan.title,
+                starts_at=plan.starts_at,
+                ends_at=plan.ends_at,
+                created_at=now,
+                slot_start=plan.slot_start,
+            )
+            .returning(Meeting.id)
+        ).scalar_one()
+        self._tallies[meeting_id] = RoomTally(plan.starts_at, plan.ends_at)
+        self._current = None
+        self._note(meeting_id, ChangeKind.CREATED)
+        return MeetingView(meeting_id, plan.title, plan.starts_at, plan.ends_at)
 
     def _participant(
         self,
-        session: Session,
-        meeting: Meeting,
+        connection: Connection,
+        meeting: MeetingView,
         participant_id: str | None,
         kind: ParticipantKind,
         now: datetime,
-    ) -> Participant:
-        """The caller's live participant in `meeting`, or a new anonymous one."""
-        participant = session.get(Participant, participant_id) if participant_id else None
+        *,
+        status: Status | None = None,
+    ) -> str:
+        """The caller's live participant in `meeting` (TTL renewed, status set), or a new one."""
+        live = self._live.get(participant_id) if participant_id else None
+        if participant_id and live is None:
+            live = self._load_live(connection, participant_id)
+        expires_at = expiry_after(now)
+        status_values = {"status": status.value, "status_at": now} if status else {}
         if (
-            participant is None
-            or participant.meeting_id != meeting.id
-            or not is_alive(participant.expires_at, now)
+            participant_id
+            and live is not None
+            and live.meeting_id == meeting.id
+            and is_alive(live.expires_at, now)
         ):
-            participant = Participant(
-                id=str(uuid.uuid4()),
-                meeting_id=meeting.id,
-                kind=kind.value,
-                created_at=now,
+            renew = statements.RENEW_WITH_STATUS if status else statements.RENEW_PARTICIPANT
+            connection.execute(
+                renew, {"pid": participant_id, "expires_at": expires_at, **status_values}
             )
-            session.add(participant)
-        participant.expires_at = expiry_after(now)
-        return participant
+        else:
+            participant_id = str(uuid.uuid4())
+            connection.execute(
+                statements.INSERT_PARTICIPANT,
+                {
+                    "id": participant_id,
+                    "meeting_id": meeting.id,
+                    "kind": kind.value,
+                    "created_at": now,
+                    "expires_at": expires_at,
+                    "status": None,
+                    "status_at": None,
+                    **status_values,
+                },
+            )
+        self._live[participant_id] = _Live(meeting.id, expires_at)
+        return participant_id
 
-    def _tally(self, session: Session, meeting: Meeting) -> RoomTally:
+    def _load_live(self, connection: Connection, participant_id: str) -> _Live | None:
+        row = connection.execute(
+            select(Participant.meeting_id, Participant.expires_at).where(
+                Participant.id == participant_id
+            )
+        ).first()
+        return _Live(row.meeting_id, row.expires_at) if row is not None else None
+
+    def _tally(self, connection: Connection, meeting_id: int) -> RoomTally:
         """The meeting's tally, rebuilt from its raw status changes if not in memory."""
-        tally = self._tallies.get(meeting.id)
+        tally = self._tallies.get(meeting_id)
         if tally is None:
-            tally = _replay(session, meeting)
-            self._tallies[meeting.id] = tally
+            tally = _replay(connection, _get_meeting(connection, meeting_id))
+            self._tallies[meeting_id] = tally
         return tally
 
-    def _load_open_tallies(self, session: Session, now: datetime) -> None:
-        open_meetings = session.scalars(
-            select(Meeting).where(Meeting.complete.is_(False), Meeting.starts_at <= now)
+    def _load_open_tallies(self, connection: Connection, now: datetime) -> None:
+        open_ids = connection.scalars(
+            select(Meeting.id).where(Meeting.complete.is_(False), Meeting.starts_at <= now)
         ).all()
-        for meeting in open_meetings:
-            self._tally(session, meeting)
+        for meeting_id in open_ids:
+            self._tally(connection, meeting_id)
 
-    def _save_rows(self, session: Session, meeting_id: int, tally: RoomTally) -> bool:
-        rows = tally.drain()
-        if not rows:
-            return False
-        existing = {
-            row.minute: row
-            for row in session.scalars(
-                select(EngagementSample).where(
-                    EngagementSample.meeting_id == meeting_id,
-                    EngagementSample.minute.in_(list(rows)),
+    def _save_rows(self, connection: Connection, meeting_id: int, tally: RoomTally) -> None:
+        """Write the tally's changed buckets: an UPDATE, or an INSERT for a new minute."""
+        for minute, counts in tally.drain().items():
+            counts_values = {
+                "speaking": counts.speaking,
+                "engaged": counts.engaged,
+                "disengaged": counts.disengaged,
+            }
+            updated = connection.execute(
+                statements.UPDATE_SAMPLE,
+                {"meeting": meeting_id, "at_minute": minute, **counts_values},
+            )
+            if updated.rowcount == 0:
+                connection.execute(
+                    statements.INSERT_SAMPLE,
+                    {"meeting_id": meeting_id, "minute": minute, **counts_values},
                 )
-            )
+
+    def _forget(self, meeting_id: int) -> None:
+        self._tallies.pop(meeting_id, None)
+        self._live = {
+            pid: live for pid, live in self._live.items() if live.meeting_id != meeting_id
         }
-        for minute, counts in rows.items():
-            row = existing.get(minute)
-            if row is None:
-                row = EngagementSample(meeting_id=meeting_id, minute=minute)
-                session.add(row)
-            row.speaking, row.engaged, row.disengaged = (
-                counts.speaking,
-                counts.engaged,
-                counts.disengaged,
-            )
-        return True
+        self._current = None
 
 
-def _replay(session: Session, meeting: Meeting) -> RoomTally:
+def _slot_boundary(slot: datetime, zone: tzinfo) -> datetime:
+    """When detection stops answering `slot`: half an hour after it starts.
+
+    Checked against the rule itself, so an odd zone (a 30-minute DST shift)
+    just means the answer is not remembered.
+    """
+    boundary = slot + _HALF_HOUR
+    return boundary if nearest_local_hour(boundary - _TICK, zone) == slot else slot
+
+
+def _replay(connection: Connection, meeting: MeetingView) -> RoomTally:
     tally = RoomTally(meeting.starts_at, meeting.ends_at)
-    expires = dict(
-        session.execute(
+    expires: dict[str, datetime] = {
+        row.id: row.expires_at
+        for row in connection.execute(
             select(Participant.id, Participant.expires_at).where(
                 Participant.meeting_id == meeting.id
             )
-        ).all()
-    )
-    changes = session.execute(
+        )
+    }
+    changes = connection.execute(
         select(StatusChange.participant_id, StatusChange.status, StatusChange.at)
         .where(StatusChange.meeting_id == meeting.id)
         .order_by(StatusChange.at, StatusChange.id)
@@ -420,15 +529,15 @@ def _check_title(title: str | None) -> None:
         raise InvalidInputError(f"title must be 1-{MAX_TITLE_LENGTH} characters")
 
 
-def _get_meeting(session: Session, meeting_id: int) -> Meeting:
-    meeting = session.get(Meeting, meeting_id)
-    if meeting is None:
+def _get_meeting(connection: Connection, meeting_id: int) -> MeetingView:
+    row = connection.execute(
+        select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.ends_at).where(
+            Meeting.id == meeting_id
+        )
+    ).first()
+    if row is None:
         raise NotFoundError(f"no meeting {meeting_id}")
-    return meeting
-
-
-def _view(meeting: Meeting) -> MeetingView:
-    return MeetingView(meeting.id, meeting.title, meeting.starts_at, meeting.ends_at)
+    return MeetingView(row.id, row.title, row.starts_at, row.ends_at)
 
 
 def _summary(meeting: Meeting, participant_count: int, totals: Counts) -> MeetingSummary:
@@ -454,16 +563,16 @@ def _participant_view(participant: Participant) -> ParticipantView:
     )
 
 
-def _participant_counts(session: Session, ids: list[int]) -> dict[int, int]:
+def _participant_counts(session: Session, ids: Iterable[int]) -> dict[int, int]:
     rows = session.execute(
         select(Participant.meeting_id, func.count(Participant.id))
-        .where(Participant.meeting_id.in_(ids))
+        .where(Participant.meeting_id.in_(list(ids)))
         .group_by(Participant.meeting_id)
     )
     return dict(rows.all())
 
 
-def _totals(session: Session, ids: list[int]) -> dict[int, Counts]:
+def _totals(session: Session, ids: Iterable[int]) -> dict[int, Counts]:
     rows = session.execute(
         select(
             EngagementSample.meeting_id,
@@ -471,7 +580,7 @@ def _totals(session: Session, ids: list[int]) -> dict[int, Counts]:
             func.sum(EngagementSample.engaged),
             func.sum(EngagementSample.disengaged),
         )
-        .where(EngagementSample.meeting_id.in_(ids))
+        .where(EngagementSample.meeting_id.in_(list(ids)))
         .group_by(EngagementSample.meeting_id)
     )
     return {
