@@ -18,7 +18,7 @@ from mudameter_desktop.domain.meetings import floor_minute, plan_detected
 from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
 from mudameter_desktop.settings import Settings, save_settings
 from mudameter_desktop.ui import autostart
-from mudameter_desktop.ui.runtime import Runtime, Task, host_for
+from mudameter_desktop.ui.runtime import Runtime, Task, host_for, is_shared
 from mudameter_desktop.ui.signals import emit
 from mudameter_desktop.ui.state import (
     MeterState,
@@ -122,7 +122,7 @@ class MeterController(QObject):
         self.state.update(
             ready=True,
             error=runtime.server_error and f"Server not running: {runtime.server_error}",
-            share_on_lan=runtime.settings.share_on_lan,
+            share_on_lan=is_shared(server) if server else runtime.settings.share_on_lan,
             local_url=server.local_url if server else "",
             join_url=server.join_url() if server else "",
         )
@@ -188,7 +188,7 @@ class MeterController(QObject):
         runtime = self.runtime
         if runtime is not None and runtime.server is not None:
             self.state.update(
-                share_on_lan=runtime.settings.share_on_lan,
+                share_on_lan=is_shared(runtime.server),
                 local_url=runtime.server.local_url,
                 join_url=runtime.server.join_url(),
             )
@@ -218,7 +218,7 @@ class MeterController(QObject):
         try:
             save_settings(runtime.settings_file, settings)
             if settings.start_at_login != previous.start_at_login:
-                autostart.set_start_at_login(settings.start_at_login)
+                autostart.set_start_at_login(settings.start_at_login, runtime.login_command)
         except OSError as error:
             log.exception("Saving the settings failed")
             emit(self.notify, "Settings not saved", str(error))

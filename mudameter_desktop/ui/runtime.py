@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from PySide6.QtCore import QObject, Signal
 
 from mudameter_desktop.settings import Settings
+from mudameter_desktop.ui.autostart import launch_command
 from mudameter_desktop.ui.signals import emit
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # nosec B104 - "Share on LAN" means ex
 
 class Server(Protocol):
     """What the UI needs of `api.server.ServerThread`."""
+
+    @property
+    def host(self) -> str: ...
 
     @property
     def local_url(self) -> str: ...
@@ -71,6 +75,12 @@ class Runtime:
     clock: Callable[[], datetime]
     close_store: Callable[[], None]
     server_error: str | None = None
+    login_command: list[str] | None = None  # how "start at login" starts this app
+
+
+def is_shared(server: Server) -> bool:
+    """Whether the server listens beyond this machine (`--host` can say so too)."""
+    return server.host not in {LOOPBACK, "localhost", "::1"}
 
 
 def host_for(share_on_lan: bool) -> str:
@@ -111,6 +121,8 @@ def open_runtime(options: Options, paths: AppPaths) -> Runtime:
         clock=utc_now,
         close_store=backend.close,
         server_error=error,
+        login_command=launch_command()
+        + (["--data-dir", str(paths.data_dir)] if options.data_dir else []),
     )
 
 

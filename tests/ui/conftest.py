@@ -84,6 +84,7 @@ def runtime(service: MeterService, clock: FakeClock, settings_file: Path) -> Run
         server=FakeServer(access),
         clock=clock,
         close_store=Closer(),
+        login_command=["mudameter", "--data-dir", "/portable"],
     )
 
 

@@ -192,7 +192,8 @@ def test_settings_round_trip(
         True,
     )
     assert saved.room_key == "first-key"
-    assert (tmp_path / "xdg" / "autostart" / "mudameter.desktop").exists()
+    entry = (tmp_path / "xdg" / "autostart" / "mudameter.desktop").read_text(encoding="utf-8")
+    assert "Exec=mudameter --data-dir /portable\n" in entry
 
     reopened = SettingsDialog(saved)
     assert reopened.values() == saved
