@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -138,3 +139,27 @@ def test_a_backend_that_fails_to_open_is_reported(
     assert desktop.meter_window.isVisible()
     desktop.quit()
     assert quit_recorder.calls == 1
+
+
+def test_a_burst_of_lan_clicks_costs_few_refreshes(
+    desktop: DesktopApp, service: MeterService, qtbot: QtBot
+) -> None:
+    clicks = 200
+    refreshes: list[None] = []
+    desktop.controller.refreshed.connect(lambda: refreshes.append(None))
+
+    def lan_clients() -> None:
+        people = [service.record_status(Status.ENGAGED).participant_id for _ in range(10)]
+        for number in range(clicks - len(people)):
+            status = (Status.SPEAKING, Status.ENGAGED, Status.DISENGAGED)[number % 3]
+            service.record_status(status, people[number % len(people)])
+
+    writer = threading.Thread(target=lan_clients)
+    writer.start()
+    qtbot.waitUntil(lambda: not writer.is_alive(), timeout=30_000)
+    with qtbot.waitSignal(desktop.controller.refreshed):
+        service.record_status(Status.ENGAGED, None)  # one more, to wait for the last batch
+    assert len(refreshes) <= clicks // 4
+    meeting = desktop.state.live.meeting
+    assert meeting is not None
+    assert service.meeting_detail(meeting.id).participant_count == 11
