@@ -6,12 +6,13 @@ import contextlib
 import logging
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSocketNotifier, Slot
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QApplication, QDialog, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QSystemTrayIcon, QWidget
 
 from mudameter_desktop import APP_ID, APP_NAME
 from mudameter_desktop.app import Options, prepare_paths
@@ -208,7 +209,12 @@ def run(options: Options) -> int:
     app.setDesktopFileName(APP_ID)
     app.setQuitOnLastWindowClosed(False)
     app.setWindowIcon(icon(APP_ICON))
-    paths = prepare_paths(options)
+    try:
+        paths = prepare_paths(options)
+    except Exception as error:  # an unusable data folder: say so where a GUI user looks
+        print(error, file=sys.stderr)
+        QMessageBox.critical(None, APP_NAME, str(error))
+        return 1
     name = socket_name(paths.data_dir)
     if notify_running(name):
         log.info("Muda Meter is already running; showed its history window")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QDir
 from pytestqt.qtbot import QtBot
 
@@ -69,3 +70,19 @@ def test_the_real_app_starts_answers_a_second_launch_and_quits_cleanly(
         app.send_signal(signal.SIGTERM)
         assert app.wait(LAUNCH_TIMEOUT_S) == 0
     assert (tmp_path / "mudameter.sqlite3").exists()
+
+
+def test_an_unusable_data_folder_is_reported_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from mudameter_desktop.app import Options
+    from mudameter_desktop.ui import application
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    assert application.run(Options(data_dir=blocker / "data")) == 1
+    assert len(shown) == 1 and str(blocker) in shown[0]
