@@ -80,7 +80,11 @@ def run_headless(options: Options) -> int:
     from contextlib import closing  # noqa: PLC0415
 
     from mudameter_desktop.api.access import RoomAccess, is_loopback_address  # noqa: PLC0415
-    from mudameter_desktop.api.server import ServerStartError, ServerThread  # noqa: PLC0415
+    from mudameter_desktop.api.server import (  # noqa: PLC0415
+        ALL_INTERFACES,
+        ServerStartError,
+        ServerThread,
+    )
     from mudameter_desktop.store.database import StoreError  # noqa: PLC0415
 
     stopping = threading.Event()  # set by a signal, also one that comes during start-up
@@ -94,7 +98,7 @@ def run_headless(options: Options) -> int:
         return 1
     with closing(backend):
         settings = backend.settings
-        host = options.host or ("0.0.0.0" if settings.share_on_lan else "127.0.0.1")  # noqa: S104
+        host = options.host or (ALL_INTERFACES if settings.share_on_lan else "127.0.0.1")
         port = settings.port if options.port is None else options.port
         access = RoomAccess(settings.room_key, settings.require_room_key)
         server = ServerThread(backend.service, access, host, port)

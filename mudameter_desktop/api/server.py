@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 PORT_ATTEMPTS = 20  # the preferred port and the next 19
 STOP_GRACE = 0.4  # seconds for open requests to finish before they are cut
-WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names, not a bind
+# Sharing on the LAN binds all interfaces: the user's choice, guarded by the room key.
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # nosec B104
+WILDCARD_HOSTS = frozenset({"", ALL_INTERFACES, "::"})
 _PROBE_ADDRESS = ("192.0.2.1", 9)  # TEST-NET-1: a UDP connect() to it sends nothing
 
 
