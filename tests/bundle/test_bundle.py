@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from mudameter_desktop import __version__
-from tests.bundle.conftest import Running, clean_env
+from tests.bundle.support import Running, clean_env
 
 pytestmark = pytest.mark.bundle
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mudameter_desktop import APP_ID, APP_NAME, __version__
-from tests.bundle.conftest import clean_env
+from tests.bundle.support import clean_env
 
 pytestmark = pytest.mark.bundle
 
