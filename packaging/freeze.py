@@ -58,7 +58,7 @@ def _plugin_of(dest: str) -> tuple[str, str] | None:
 
 
 _QT_LIBRARY = re.compile(
-    r"^(?:lib)?Qt6(?P<name>[A-Za-z0-9]+?)d?\.(?:so(?:\.\d+)*|dll)$"  # Linux, Windows
+    r"^(?:lib)?Qt6(?P<name>[A-Za-z0-9]+)\.(?:so(?:\.\d+)*|dll)$"  # Linux, Windows
     r"|^Qt(?P<framework>[A-Za-z0-9]+)(?:\.framework)?$"  # macOS framework folder/binary
 )
 
