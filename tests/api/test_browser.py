@@ -14,8 +14,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from mudameter_desktop.api.access import RoomAccess
+from mudameter_desktop.api.gate import KEY_COOKIE
 from mudameter_desktop.api.server import ServerThread
 from mudameter_desktop.services import MeterService
+from tests.api.conftest import ROOM_KEY
 from tests.conftest import FakeClock
 
 pytestmark = pytest.mark.browser
@@ -23,6 +25,10 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 30  # seconds; the page refreshes every 5
+# A name the browser resolves to 127.0.0.1: requests carry it as Host, so the
+# server treats the browser as a LAN client (the key is needed), with no traffic
+# leaving this machine.
+LAN_NAME = "meeting-room.test"
 
 
 @pytest.fixture
@@ -49,6 +55,7 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriv
         "--disable-sync",
         "--no-first-run",
         f"--user-data-dir={tmp_path / 'profile'}",
+        f"--host-resolver-rules=MAP {LAN_NAME} 127.0.0.1",
     ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=DriverService(CHROMEDRIVER), options=options)
@@ -113,3 +120,33 @@ def test_click_engaged_is_highlighted_and_counted(
     wait.until(lambda d: text_of(d, "title") == "Meeting 13:00")
     wait.until(lambda d: stored_id(d) != participant_id)
     wait.until(lambda d: pressed(d) == [])  # set once the new meeting's detail arrives
+
+
+def test_joining_from_the_lan_with_the_link(
+    browser: WebDriver, server: ServerThread, access: RoomAccess
+) -> None:
+    wait = WebDriverWait(browser, WAIT)
+    page = f"http://{LAN_NAME}:{server.port}/"
+    browser.get(page)
+    assert (
+        "ask the host for the join link" in browser.find_element(By.TAG_NAME, "body").text.lower()
+    )
+
+    browser.get(f"{page}?key={ROOM_KEY}")
+    wait.until(lambda d: text_of(d, "title") == "Meeting 11:00")
+    assert browser.current_url == page  # the key left the address bar
+    cookie = browser.get_cookie(KEY_COOKIE)
+    assert cookie is not None
+    assert (cookie["value"], cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (
+        ROOM_KEY,
+        True,
+        "Strict",
+        "/",
+    )
+    assert browser.execute_script("return document.cookie") == ""  # out of the script's reach
+
+    browser.find_element(By.ID, "speaking").click()
+    wait.until(lambda d: pressed(d) == ["speaking"])
+
+    access.regenerate()  # "New room key": this phone is out at its next call
+    wait.until(lambda d: "room key has changed" in text_of(d, "message"))

@@ -13,11 +13,10 @@ import pytest
 
 from mudameter_desktop.api import server as server_module
 from mudameter_desktop.api.access import RoomAccess
-from mudameter_desktop.api.server import ServerStartError, ServerThread
+from mudameter_desktop.api.server import ALL_INTERFACES, ServerStartError, ServerThread
 from mudameter_desktop.services import MeterService
 
 ServerFactory = Callable[..., ServerThread]
-ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - bound in tests, which only talk to 127.0.0.1
 
 
 @pytest.fixture
