@@ -109,11 +109,35 @@ def _wait_for_window(name: str, env: dict[str, str], timeout: float = 15.0) -> N
     pytest.fail(f"no window named {name!r} appeared")
 
 
+def _panel_width(env: dict[str, str]) -> int:
+    """The width of trayer's panel, which grows by one icon per embedded tray icon."""
+    shown = subprocess.run(
+        ["xdotool", "search", "--name", "^panel$", "getwindowgeometry", "--shell"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(next(line for line in shown.splitlines() if line.startswith("WIDTH="))[6:])
+
+
+def _wait_for_wider_panel(env: dict[str, str], empty: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _panel_width(env) > empty:
+            return
+        time.sleep(0.1)
+    pytest.fail("no icon was embedded in the tray")
+
+
 def test_gui_runs_in_a_tray_and_quits_on_sigterm(
     executable: Path, start: Callable[..., Running], tray_display: str
 ) -> None:
-    app = start([str(executable)], env=clean_env(DISPLAY=tray_display, QT_QPA_PLATFORM="xcb"))
+    env = clean_env(DISPLAY=tray_display, QT_QPA_PLATFORM="xcb")
+    empty = _panel_width(env)
+    app = start([str(executable)], env=env)
     app.wait_healthy()  # the GUI started its backend and embedded server
+    _wait_for_wider_panel(env, empty)  # and its icon sits in the tray
     with pytest.raises(subprocess.TimeoutExpired):  # it stays up
         app.process.wait(timeout=GUI_UP_SECONDS)
     assert app.stop() == 0, app.output()
