@@ -7,6 +7,7 @@ uvicorn are imported on the first start, never at import time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -53,6 +54,7 @@ class ServerThread:
         self._app: ASGIApp | None = None
         self._server: ReadyServer | None = None
         self._thread: threading.Thread | None = None
+        self._lock = threading.RLock()  # the UI may rebind in a worker while quitting
 
     @property
     def host(self) -> str:
@@ -82,8 +84,34 @@ class ServerThread:
 
     def start(self, timeout: float = 10.0) -> None:
         """Listen and serve; returns once requests are answered. Raises `ServerStartError`."""
-        if self.running:
-            return
+        with self._lock:
+            if not self.running:
+                self._start(timeout)
+
+    def stop(self) -> None:
+        """Stop serving: open requests get a moment to finish, then are cut."""
+        with self._lock:
+            self._stop()
+
+    def rebind(self, host: str) -> None:
+        """Serve on `host` instead, on the same port if it is still free.
+
+        If `host` cannot be served, the server goes back to the previous host
+        (when it can) and the error is raised.
+        """
+        with self._lock:
+            previous = self._host
+            self._stop()
+            self._host = host
+            try:
+                self._start()
+            except ServerStartError:
+                self._host = previous
+                with contextlib.suppress(ServerStartError):
+                    self._start()
+                raise
+
+    def _start(self, timeout: float = 10.0) -> None:
         from mudameter_desktop.api.runner import ReadyServer  # noqa: PLC0415 - lazy stack
 
         listener = _listen(self._host, self._port)
@@ -102,8 +130,7 @@ class ServerThread:
         self._server, self._thread = server, thread
         log.info("HTTP server listening on %s (bound to %s)", self.local_url, self._host)
 
-    def stop(self) -> None:
-        """Stop serving: open requests get a moment to finish, then are cut."""
+    def _stop(self) -> None:
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is None or thread is None:
@@ -114,12 +141,6 @@ class ServerThread:
             server.force_exit = True
             thread.join(timeout=1.0)
         log.info("HTTP server stopped")
-
-    def rebind(self, host: str) -> None:
-        """Serve on `host` instead, on the same port if it is still free."""
-        self.stop()
-        self._host = host
-        self.start()
 
     def _asgi_app(self) -> ASGIApp:
         """One app for the thread's life, so rate limits survive a rebind."""

@@ -147,3 +147,14 @@ def test_the_server_stack_is_imported_lazily() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_failed_rebind_goes_back_to_the_previous_host(make_server: ServerFactory) -> None:
+    server = make_server()
+    server.start()
+    port = server.port
+    with pytest.raises(ServerStartError):
+        server.rebind("192.0.2.55")  # TEST-NET: never an address of this machine
+    assert (server.host, server.port) == ("127.0.0.1", port)
+    assert server.running
+    assert httpx.get(f"{server.local_url}health").status_code == 200
