@@ -57,7 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from mudameter_desktop import app  # noqa: PLC0415 - keep --help and --version instant
 
-    return app.run_headless(options) if options.headless else app.run_gui(options)
+    try:
+        return app.run_headless(options) if options.headless else app.run_gui(options)
+    except app.StartupError as error:
+        print(error, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -45,13 +45,23 @@ class Backend:
         self.store.close()
 
 
+class StartupError(Exception):
+    """The app cannot start; the message is meant for the user."""
+
+
 def prepare_paths(options: Options) -> AppPaths:
-    """Resolve and create the folders, and start logging there."""
+    """Resolve and create the folders, and start logging there; may raise `StartupError`."""
     from mudameter_desktop.logs import setup_logging  # noqa: PLC0415
 
     paths = resolve_paths(options.data_dir)
-    paths.create()
-    setup_logging(paths.log_file)
+    try:
+        paths.create()
+        setup_logging(paths.log_file)
+    except OSError as error:  # a read-only or full disk, a file where a folder should be
+        raise StartupError(
+            f"Cannot use the data folder {paths.data_dir} ({error.strerror or error}); "
+            "choose another --data-dir."
+        ) from error
     return paths
 
 
