@@ -129,12 +129,13 @@ def static_file(
 
 def _meeting_id(text: str) -> int:
     """A path id: 400 unless a positive integer; 404 beyond the database's range."""
-    if not _DIGITS.fullmatch(text) or int(text) < 1:
-        raise ValidationException(f"meeting id must be a positive integer, not {text!r}")
-    meeting_id = int(text)
-    if meeting_id > MAX_ID:
-        raise NotFoundException(f"no meeting {meeting_id}")
-    return meeting_id
+    digits = text.lstrip("0")
+    if not (_DIGITS.fullmatch(text) and digits):
+        raise ValidationException(f"meeting id must be a positive integer, not {text[:30]!r}")
+    # Compared by length first: int() refuses strings of thousands of digits.
+    if len(digits) > len(str(MAX_ID)) or int(digits) > MAX_ID:
+        raise NotFoundException("no such meeting")
+    return int(digits)
 
 
 ROUTES = [

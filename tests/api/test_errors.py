@@ -152,19 +152,29 @@ def test_chunked_body_over_16_kib(local: Client) -> None:
     assert_error(answer, 413)
 
 
-@pytest.mark.parametrize("path", ["/meetings/abc", "/meetings/0", "/meetings/-1", "/meetings/1.5"])
+@pytest.mark.parametrize(
+    "path", ["/meetings/abc", "/meetings/0", "/meetings/000", "/meetings/-1", "/meetings/1.5"]
+)
 def test_non_positive_integer_ids(local: Client, path: str) -> None:
     assert_error(local.get(path), 400)
 
 
 @pytest.mark.parametrize(
-    "path", ["/meetings/1", "/meetings/9223372036854775807", "/meetings/" + "9" * 40]
+    "path",
+    [
+        "/meetings/1",
+        "/meetings/0001",
+        "/meetings/9223372036854775807",
+        "/meetings/9223372036854775808",
+        "/meetings/" + "9" * 40,
+        "/meetings/" + "9" * 5000,
+    ],
 )
 def test_unknown_meeting(local: Client, path: str) -> None:
     assert_error(local.get(path), 404)
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "x", "", "1000000000000000000000"])
+@pytest.mark.parametrize("page", ["0", "-1", "x", "", "1000000000000000000000", "9" * 5000])
 def test_bad_pages(local: Client, page: str) -> None:
     assert_error(local.get("/meetings", params={"page": page}), 400)
 
