@@ -142,7 +142,7 @@ def test_lan_address_is_an_ipv4_address() -> None:
 def test_the_server_stack_is_imported_lazily() -> None:
     code = (
         "import sys, mudameter_desktop.api, mudameter_desktop.api.server, "
-        "mudameter_desktop.api.access\n"
+        "mudameter_desktop.api.access, mudameter_desktop.app\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in {'litestar', 'uvicorn'}]\n"
         "assert not heavy, heavy\n"
     )
