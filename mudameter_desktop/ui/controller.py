@@ -93,6 +93,7 @@ class MeterController(QObject):
         self.state = state
         self.runtime: Runtime | None = None
         self._loader: Task | None = None
+        self._tasks: set[Task] = set()  # running in worker threads
         self._queued: list[Status] = []  # clicks made before the store was ready
         self._participant_id: str | None = None
         self._participant_meeting: int | None = None
@@ -109,13 +110,12 @@ class MeterController(QObject):
 
     def load(self, work: Callable[[], Runtime]) -> None:
         """Open the backend in a worker thread; `ready` or `failed` follows."""
-        self._loader = Task(work, self)
-        self._loader.succeeded.connect(self._on_loaded)
-        self._loader.failed.connect(self._on_failed)
-        self._loader.start()
+        self._loader = self._run_task(work, self._on_loaded, self._on_failed)
 
     @Slot(object)
-    def _on_loaded(self, runtime: Runtime) -> None:
+    def _on_loaded(self, runtime: object) -> None:
+        if not isinstance(runtime, Runtime):
+            raise TypeError(f"the loader returned {runtime!r}, not a Runtime")
         self.runtime = runtime
         self._unsubscribe = runtime.service.changes.subscribe(self._on_hub_change)
         server = runtime.server
@@ -177,11 +177,9 @@ class MeterController(QObject):
         if server is None:
             self.state.update(share_on_lan=share)
             return
-        task = Task(lambda: server.rebind(host_for(share)), self)
-        task.succeeded.connect(self._on_rebound)
-        task.failed.connect(self._on_rebind_failed)
-        task.finished.connect(task.deleteLater)
-        task.start()
+        self._run_task(
+            lambda: server.rebind(host_for(share)), self._on_rebound, self._on_rebind_failed
+        )
 
     @Slot(object)
     def _on_rebound(self, _result: object) -> None:
@@ -282,9 +280,10 @@ class MeterController(QObject):
         self._batch.stop()
         if self._unsubscribe is not None:
             self._unsubscribe()
+        for task in list(self._tasks):  # a rebind, or the start-up when quitting early
+            task.wait(10)
         runtime = self.runtime
-        if runtime is None and self._loader is not None:
-            self._loader.wait(10)  # quit during start-up: close what it opened
+        if runtime is None and self._loader is not None:  # close what the start-up opened
             runtime = self._loader.result if isinstance(self._loader.result, Runtime) else None
         if runtime is None:
             return
@@ -297,6 +296,31 @@ class MeterController(QObject):
         self.runtime = None
 
     # -- internals --------------------------------------------------------
+
+    def _run_task(
+        self,
+        work: Callable[[], object],
+        succeeded: Callable[[object], None],
+        failed: Callable[[BaseException], None],
+    ) -> Task:
+        """Start `work` in a worker; its task is kept until its result has arrived."""
+        task = Task(work)
+        task.succeeded.connect(succeeded)
+        task.failed.connect(failed)
+        task.succeeded.connect(self._forget_task)
+        task.failed.connect(self._forget_task)
+        self._tasks.add(task)
+        task.start()
+        return task
+
+    @Slot(object)
+    def _forget_task(self, _outcome: object) -> None:
+        task = self.sender()
+        if isinstance(task, Task) and task in self._tasks:
+            task.wait()  # its thread is just returning from the emit
+            self._tasks.discard(task)
+            if task is not self._loader:
+                task.deleteLater()
 
     def _service(self) -> MeterService:
         if self.runtime is None:

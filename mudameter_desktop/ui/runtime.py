@@ -139,14 +139,15 @@ class Task(QObject):
 
     The function must not touch widgets. Connect `succeeded`/`failed` to
     slots of objects living in the UI thread: Qt queues the call there.
+    Exactly one of them is emitted, as the thread's last act; `wait()` for
+    the thread before deleting the task.
     """
 
     succeeded = Signal(object)
     failed = Signal(object)  # the exception
-    finished = Signal()  # after either
 
-    def __init__(self, work: Callable[[], object], parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, work: Callable[[], object]) -> None:
+        super().__init__()
         self._work = work
         self.result: object = None
         self._thread = threading.Thread(target=self._run, name="mudameter-task", daemon=True)
@@ -155,7 +156,8 @@ class Task(QObject):
         self._thread.start()
 
     def wait(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         try:
@@ -166,4 +168,3 @@ class Task(QObject):
         else:
             self.result = result
             emit(self.succeeded, result)
-        emit(self.finished)
