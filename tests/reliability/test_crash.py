@@ -70,7 +70,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_status(tmp_path: Path) 
             time.sleep(rng.uniform(0.01, 0.8))
         else:  # while it records
             wait_for(lambda o=output, c=child: bool(o.lines) or c.poll() is not None, what="ready")
-            time.sleep(rng.uniform(0.0, 0.3))
+            time.sleep(rng.uniform(0.0, 0.2))
         child.send_signal(signal.SIGKILL)
         child.wait(10)
         output.join()
