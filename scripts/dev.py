@@ -23,7 +23,7 @@ STAMP = VENV / ".installed"
 
 def ensure_venv() -> None:
     """Create `.venv` and install the project with its dev extra (once per change)."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - runs on whatever python3 the machine has
         sys.exit("Muda Meter needs Python 3.11 or newer.")
     if not (BIN / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)

@@ -108,11 +108,13 @@ class RoomTally:
         minutes = sample_minutes(self.starts_at, self.ends_at, now)
         if not minutes:
             return
-        if self._open_minute is None:
-            self._open(minutes[0])
-        assert self._open_minute is not None  # noqa: S101 - set just above
-        while self._open_minute < minutes[-1]:
-            self._open(self._open_minute + MINUTE)
+        open_minute = self._open_minute
+        if open_minute is None:
+            open_minute = minutes[0]
+            self._open(open_minute)
+        while open_minute < minutes[-1]:
+            open_minute += MINUTE
+            self._open(open_minute)
 
     def set_status(
         self, participant_id: str, status: Status, at: datetime, expires_at: datetime

@@ -72,8 +72,9 @@ def open_store(url: str) -> OpenedStore:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None  # noqa: S101 - the package ships its migrations
+    head = _scripts().get_current_head()
+    if head is None:
+        raise StoreError("The app was installed without its database migrations.")
     return head
 
 
