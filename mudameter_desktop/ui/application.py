@@ -77,8 +77,10 @@ class DesktopApp(QObject):
         """Show the tray (or the meter window) now; open the backend behind it."""
         if self.tray is not None:
             self.tray.show()
+            log.info("Tray shown")
         else:
             self.meter_window.show_on_top()
+            log.info("Meter window shown (no system tray)")
         self.controller.load(work)
 
     # -- actions ------------------------------------------------------------
