@@ -15,11 +15,18 @@ from pathlib import Path
 import pytest
 
 from mudameter_desktop import APP_ID, __version__
-from tests.bundle.support import Running, clean_env, free_port
+from tests.bundle.support import FIGURES, Running, clean_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DIST = ROOT / "dist"
 BUNDLE = DIST / APP_ID
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("bundle figures")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value}")
 
 
 def built(path: Path) -> Path:

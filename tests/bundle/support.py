@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 START_TIMEOUT = 30.0  # seconds; a cold start of the bundle takes about two
+# Figures the tests measure, printed at the end of the run (README "Packaging").
+FIGURES: dict[str, str] = {}
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mudameter_desktop import APP_ID, APP_NAME, __version__
-from tests.bundle.support import clean_env
+from tests.bundle.support import FIGURES, clean_env
 
 pytestmark = pytest.mark.bundle
 
@@ -105,6 +105,13 @@ def test_lintian_clean_and_size_within_baseline(sizes: dict[str, object]) -> Non
     assert sizes["version"] == __version__
     assert sizes["lintian_clean"] is True
     assert "baseline_bytes" in sizes, "build with --baseline to compare sizes"
-    ratio = int(sizes["bundle_bytes"]) / int(sizes["baseline_bytes"])  # type: ignore[call-overload]
-    print(f"\napp bundle / bare tray bundle: {ratio:.3f}")
+    bundle, baseline = int(str(sizes["bundle_bytes"])), int(str(sizes["baseline_bytes"]))
+    ratio = bundle / baseline
+    FIGURES["app bundle / bare tray bundle"] = (
+        f"{bundle / 1e6:.1f} MB / {baseline / 1e6:.1f} MB = {ratio:.2f} (limit 1.25)"
+    )
+    FIGURES[".deb, .tar.gz"] = (
+        f"{int(str(sizes['deb_bytes'])) / 1e6:.1f} MB, "
+        f"{int(str(sizes['tar_gz_bytes'])) / 1e6:.1f} MB"
+    )
     assert ratio <= 1.25
