@@ -30,7 +30,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KEY_COOKIE = "mudameter_key"
 KEY_COOKIE_MAX_AGE = 365 * 24 * 3600  # joined phones keep working for a year
-OPEN_PATHS = frozenset({"/health"})  # answer without a key: they hold no data
+# Answered without a key: they hold no data. join.js runs on the "needs its key"
+# page: a join link followed from another site's page (webmail, a chat) arrives
+# without the SameSite=Strict cookie, which the page's own requests do carry.
+OPEN_PATHS = frozenset({"/health", "/static/join.js"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _JOIN_PAGE = """<!doctype html>
@@ -38,7 +41,8 @@ _JOIN_PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Muda Meter</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:30em;margin:3em auto;padding:0 1em;
-line-height:1.5}}</style></head>
+line-height:1.5}}</style>
+<script src="/static/join.js" defer></script></head>
 <body><h1>Muda Meter</h1><p>{message}</p></body></html>
 """
 _MISSING_KEY_PAGE = _JOIN_PAGE.format(

@@ -8,7 +8,12 @@ from litestar import Response
 from litestar.exceptions import NotFoundException
 
 # Litestar adds "; charset=utf-8" to text types itself (naming it here doubled it).
-WEB_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
+WEB_FILES = {
+    "index.html": "text/html",
+    "app.js": "text/javascript",
+    "join.js": "text/javascript",
+    "style.css": "text/css",
+}
 # Everything the page needs comes from this server; no inline script runs.
 PAGE_HEADERS = {
     "Cache-Control": "no-cache",

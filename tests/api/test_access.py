@@ -68,6 +68,10 @@ def test_lan_page_without_key_explains_how_to_join(lan: Client) -> None:
     assert answer.headers["content-type"].startswith("text/html")
     assert "join link" in answer.text
     assert "QR code" in answer.text
+    assert '<script src="/static/join.js"' in answer.text
+    script = lan.get("/static/join.js")  # public: it holds no data
+    assert script.status_code == 200
+    assert "location.replace" in script.text
 
 
 def test_join_link_sets_the_cookie_and_drops_the_key_from_the_address(lan: Client) -> None:

@@ -150,3 +150,23 @@ def test_joining_from_the_lan_with_the_link(
 
     access.regenerate()  # "New room key": this phone is out at its next call
     wait.until(lambda d: "room key has changed" in text_of(d, "message"))
+
+
+def test_a_join_link_followed_from_another_site(browser: WebDriver, server: ServerThread) -> None:
+    """From webmail or a chat the SameSite=Strict cookie is withheld on arrival only."""
+    wait = WebDriverWait(browser, WAIT)
+    page = f"http://{LAN_NAME}:{server.port}/"
+    elsewhere = f"data:text/html,<a id=join href='{page}?key={ROOM_KEY}'>Join</a>"
+    browser.get(elsewhere)
+    browser.find_element(By.ID, "join").click()
+    wait.until(lambda d: text_of(d, "title") == "Meeting 11:00")
+    browser.find_element(By.ID, "disengaged").click()
+    wait.until(lambda d: pressed(d) == ["disengaged"])
+    browser.refresh()  # a reload counts as coming from the other site again
+    wait.until(lambda d: pressed(d) == ["disengaged"])
+    assert text_of(browser, "message") == ""
+
+    browser.delete_all_cookies()  # the key is gone: the page says how to get it
+    wait.until(lambda d: "needs its key" in text_of(d, "message"))
+    browser.refresh()
+    wait.until(lambda d: "ask the host for the join link" in d.page_source.lower())

@@ -4,6 +4,7 @@
 
 const REFRESH_MS = 5000;
 const ID_KEY = "mudameter.participant";
+const REJOINED_KEY = "mudameter.rejoined"; // shared with join.js
 const STATUSES = ["speaking", "engaged", "disengaged"];
 
 // `clicks` counts status posts, so a refresh that started before one never
@@ -54,7 +55,9 @@ function showMessage(text, isError) {
 }
 
 function showError(error) {
-  if (error instanceof HttpError && (error.status === 401 || error.status === 403)) {
+  if (error instanceof HttpError && error.status === 401) {
+    showMessage("This room needs its key. Ask the host for the join link or scan the QR code.", true);
+  } else if (error instanceof HttpError && error.status === 403) {
     showMessage("The room key has changed. Ask for the new join link or scan the QR code.", true);
   } else if (error instanceof HttpError && error.status === 429) {
     showMessage("Too many taps; wait a moment.", true);
@@ -140,6 +143,11 @@ async function tick() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  try {
+    sessionStorage.removeItem(REJOINED_KEY); // join.js got us here: it may try again later
+  } catch {
+    // storage disabled: join.js never retries
+  }
   for (const name of STATUSES) {
     document.getElementById(name).addEventListener("click", () => setStatus(name));
   }
