@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 import tarfile
@@ -115,3 +116,48 @@ def test_lintian_clean_and_size_within_baseline(sizes: dict[str, object]) -> Non
         f"{int(str(sizes['tar_gz_bytes'])) / 1e6:.1f} MB"
     )
     assert ratio <= 1.25
+
+
+def _needed(path: Path) -> set[str]:
+    """The ELF NEEDED entries of one file."""
+    dynamic = subprocess.run(
+        ["readelf", "--dynamic", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    return set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic))
+
+
+def _owner(library: str, cache: str) -> str:
+    """The Debian package that provides a library found by the dynamic loader."""
+    found = re.search(rf"^\s*{re.escape(library)} \(libc6,x86-64[^)]*\) => (\S+)$", cache, re.M)
+    if found is None:
+        pytest.fail(f"{library} is not installed: the .deb's Depends must bring it")
+    path = Path(found.group(1)).resolve()
+    for candidate in (str(path), str(path).replace("/usr/lib/", "/lib/", 1), f"/usr{path}"):
+        owner = subprocess.run(
+            ["dpkg", "-S", candidate], capture_output=True, text=True, check=False
+        )
+        if owner.returncode == 0:
+            return owner.stdout.split(":")[0]
+    pytest.fail(f"no package owns {path}")
+
+
+def test_every_system_library_the_bundle_links_to_is_declared(deb: Path, deb_root: Path) -> None:
+    bundle = deb_root / "opt" / APP_ID
+    files = [path for path in bundle.rglob("*") if path.is_file() and not path.is_symlink()]
+    carried = {path.name for path in files}
+    elf = [path for path in files if path.read_bytes()[:4] == b"\x7fELF"]
+    from_system = set().union(*map(_needed, elf)) - carried
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    owners = {library: _owner(library, cache) for library in sorted(from_system)}
+    depends = {
+        alternative.split()[0]
+        for entry in control_field(deb, "Depends").split(",")
+        for alternative in entry.split("|")
+    }
+    undeclared = {library: owner for library, owner in owners.items() if owner not in depends}
+    assert not undeclared, f"linked but not in Depends: {undeclared}"
+    assert {
+        "libGL.so.1",
+        "libEGL.so.1",
+        "libxcb.so.1",
+    } <= from_system  # what Qt needs from the host
