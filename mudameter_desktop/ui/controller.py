@@ -131,6 +131,8 @@ class MeterController(QObject):
             self._record(status)
         self.refresh_live(announce=False)
         self._schedule_tick()
+        if runtime.store_notice:
+            emit(self.notify, "Started with a fresh database", runtime.store_notice)
         emit(self.ready)
 
     @Slot(object)

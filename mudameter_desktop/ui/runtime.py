@@ -75,6 +75,7 @@ class Runtime:
     clock: Callable[[], datetime]
     close_store: Callable[[], None]
     server_error: str | None = None
+    store_notice: str | None = None  # a damaged database was moved aside: tell the user
     login_command: list[str] | None = None  # how "start at login" starts this app
 
 
@@ -121,6 +122,11 @@ def open_runtime(options: Options, paths: AppPaths) -> Runtime:
         clock=utc_now,
         close_store=backend.close,
         server_error=error,
+        store_notice=(
+            f"The database was damaged; it is kept at {backend.store.moved_aside}."
+            if backend.store.moved_aside
+            else None
+        ),
         login_command=launch_command()
         + (["--data-dir", str(paths.data_dir)] if options.data_dir else []),
     )

@@ -218,3 +218,20 @@ def test_the_first_instance_is_asked_to_show_its_history(qtbot: QtBot, tmp_path:
             assert notify_running(name)
     finally:
         server.close()
+
+
+@pytest.mark.slow
+def test_a_corrupt_database_is_told_in_the_gui(tmp_path: Path, apps: Start) -> None:
+    (tmp_path / "mudameter.sqlite3").write_bytes(GARBAGE)
+    port = free_port()
+    app = apps(gui_args(tmp_path, port), gui_env())
+    # Without a system tray (offscreen) the tray message goes to the log instead.
+    wait_for(
+        lambda: "Started with a fresh database: The database was damaged" in app.stderr.text,
+        timeout=60,
+        what="the notice",
+    )
+    assert answers_health(f"http://127.0.0.1:{port}")
+    (moved,) = tmp_path.glob("mudameter.sqlite3.corrupt-*")
+    assert str(moved) in app.stderr.text
+    assert moved.read_bytes() == GARBAGE
