@@ -170,3 +170,21 @@ def test_a_join_link_followed_from_another_site(browser: WebDriver, server: Serv
     wait.until(lambda d: "needs its key" in text_of(d, "message"))
     browser.refresh()
     wait.until(lambda d: "ask the host for the join link" in d.page_source.lower())
+
+
+def test_quick_clicks_end_on_the_last_one(browser: WebDriver, server: ServerThread) -> None:
+    wait = WebDriverWait(browser, WAIT)
+    browser.get(server.local_url)
+    wait.until(lambda d: text_of(d, "title") == "Meeting 11:00")
+    for name in ("speaking", "engaged", "disengaged", "speaking", "engaged"):
+        browser.find_element(By.ID, name).click()
+    wait.until(lambda d: d.execute_script("return state.pending") == 0)  # all answered
+    assert pressed(browser) == ["engaged"]
+    detail = httpx.get(f"{server.local_url}meetings/1").json()
+    assert [p["status"] for p in detail["participants"]] == ["engaged"]
+    assert detail["engagement_samples"][-1] == {
+        "minute": "2026-11-27T10:15:00Z",
+        "speaking": 1,
+        "engaged": 1,
+        "disengaged": 1,
+    }

@@ -8,8 +8,8 @@ const REJOINED_KEY = "mudameter.rejoined"; // shared with join.js
 const STATUSES = ["speaking", "engaged", "disengaged"];
 
 // `clicks` counts status posts, so a refresh that started before one never
-// shows the status it replaced.
-const state = { meetingId: null, lastBucket: null, busy: false, clicks: 0 };
+// shows the status it replaced; `pending` counts those not answered yet.
+const state = { meetingId: null, lastBucket: null, pending: 0, clicks: 0 };
 
 function storedId() {
   try {
@@ -111,9 +111,18 @@ async function refresh() {
   showMessage("");
 }
 
-async function setStatus(status) {
-  state.busy = true;
+// Clicks are sent one after another, so the last one shown is the last one made.
+let clickQueue = Promise.resolve();
+
+function setStatus(status) {
   state.clicks += 1;
+  state.pending += 1;
+  clickQueue = clickQueue.then(() => postStatus(status)).finally(() => {
+    state.pending -= 1;
+  });
+}
+
+async function postStatus(status) {
   try {
     const answer = await call("POST", "/users/status", { status, participant_id: storedId() });
     storeId(answer.participant_id);
@@ -126,13 +135,11 @@ async function setStatus(status) {
     }
   } catch (error) {
     showError(error);
-  } finally {
-    state.busy = false;
   }
 }
 
 async function tick() {
-  if (!state.busy) {
+  if (state.pending === 0) {
     try {
       await refresh();
     } catch (error) {
@@ -152,7 +159,7 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById(name).addEventListener("click", () => setStatus(name));
   }
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible" && !state.busy) {
+    if (document.visibilityState === "visible" && state.pending === 0) {
       refresh().catch(showError);
     }
   });
