@@ -72,9 +72,16 @@ def _qt_module_of(dest: str) -> str | None:
     return None
 
 
+# Qt's software OpenGL for Windows (20 MB): a fallback for Qt Quick on machines
+# without a GL driver; widgets never need it.
+DROPPED_FILES = frozenset({"opengl32sw.dll"})
+
+
 def keep(dest: str, qt_modules: frozenset[str]) -> bool:
     """Whether a collected file belongs in the bundle."""
     path = dest.replace("\\", "/")
+    if PurePosixPath(path).name.lower() in DROPPED_FILES:
+        return False
     if "/translations/" in f"/{path}" and path.endswith(".qm"):
         return False  # the UI is English only and installs no QTranslator
     plugin = _plugin_of(path)
