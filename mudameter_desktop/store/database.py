@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -87,7 +89,8 @@ def _migrated_engine(url: str) -> Engine:
                 # into child tables; the check below proves nothing dangles.
                 connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 connection.commit()
-            _upgrade(connection)
+            with _transactional_ddl(connection):
+                _upgrade(connection)
             if engine.dialect.name == "sqlite":
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 if connection.exec_driver_sql("PRAGMA foreign_key_check").first():
@@ -99,8 +102,30 @@ def _migrated_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def _transactional_ddl(connection: Connection) -> Iterator[None]:
+    """Run the migrations as one SQLite transaction, DDL included.
+
+    Left to itself, the sqlite3 driver commits every CREATE and ALTER on its
+    own: a process killed while migrating left tables without their revision,
+    and every later start failed on "table already exists".
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver: Any = connection.connection.driver_connection
+    previous = driver.isolation_level
+    driver.isolation_level = None  # no implicit BEGIN or COMMIT: `_upgrade` says when
+    try:
+        yield
+    finally:
+        driver.isolation_level = previous
+
+
 def _upgrade(connection: Connection) -> None:
     with connection.begin():
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # one writer migrates at a time
         current = MigrationContext.configure(connection).get_current_revision()
         known = {script.revision for script in _scripts().walk_revisions()}
         if current is not None and current not in known:

@@ -9,13 +9,14 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from mudameter_desktop.store.database import open_store, sqlite_url
+from mudameter_desktop.store.database import head_revision, open_store, sqlite_url
 from mudameter_desktop.store.models import StatusChange
 from tests.reliability.conftest import (
     HERE,
@@ -85,6 +86,25 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_status(tmp_path: Path) 
     elapsed = time.monotonic() - started
     print(f"{KILL_CYCLES} SIGKILL cycles, {len(acknowledged)} acknowledged, {elapsed:.1f} s")
     assert len(acknowledged) > KILL_CYCLES  # the child really was recording when killed
+
+
+@pytest.mark.slow
+def test_sigkill_during_the_first_start_leaves_a_database_that_opens(tmp_path: Path) -> None:
+    """Killed while creating the file and migrating it: the next start just carries on."""
+    rng = random.Random(4242)  # noqa: S311 - kill moments, not secrets
+    for cycle in range(10):
+        database = tmp_path / f"fresh-{cycle}.sqlite3"
+        child = subprocess.Popen([PYTHON, str(HERE / "recorder.py"), str(database)])
+        # The file appears after the imports; the migrations take the next ~40 ms.
+        wait_for(lambda d=database: d.exists(), what="the database file")  # type: ignore[misc]
+        time.sleep(rng.uniform(0.0, 0.04))
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        assert integrity(database) == "ok", f"cycle {cycle}"
+        stored_statuses(database)  # opens with the app, migrated to head, not moved aside
+        with closing(sqlite3.connect(database)) as connection:
+            version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        assert version == (head_revision(),)
 
 
 class Poster:
