@@ -29,6 +29,7 @@ from benchmarks.common import PYTHON, ROOT, free_port, median
 
 SHOWN = ("Tray shown", "Meter window shown")
 TIMEOUT_S = 30.0
+X11_SOCKETS = Path("/tmp/.X11-unix")  # noqa: S108 - where X servers put their sockets
 
 
 def rss_mb(pid: int) -> float:
@@ -116,7 +117,7 @@ def wait_ready(child: Child, port: int) -> float:
 @contextmanager
 def x_display() -> Iterator[dict[str, str]]:
     """Xvfb on a free display with trayer as the system tray host."""
-    number = next(n for n in range(71, 99) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    number = next(n for n in range(71, 99) if not (X11_SOCKETS / f"X{n}").exists())
     display = f":{number}"
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
     xvfb = subprocess.Popen(
@@ -126,7 +127,7 @@ def x_display() -> Iterator[dict[str, str]]:
     )
     trayer = None
     try:
-        _wait(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), "Xvfb")
+        _wait((X11_SOCKETS / f"X{number}").exists, "Xvfb")
         trayer = subprocess.Popen(
             [
                 "trayer",
@@ -140,7 +141,7 @@ def x_display() -> Iterator[dict[str, str]]:
                 "32",
                 "--SetDockType",
                 "true",
-            ],  # fmt: skip
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -204,9 +205,7 @@ def run_app(env: dict[str, str], idle_s: float) -> dict[str, float | str]:
 
 def measure(platform: str, repeats: int, idle_s: float = 3.0) -> dict[str, object]:
     """Interleaved runs of bare, bare --eager and the app on `platform` (xcb or offscreen)."""
-    with (
-        x_display() if platform == "xcb" else _offscreen()
-    ) as env:  # fmt: skip
+    with x_display() if platform == "xcb" else _offscreen() as env:
         run_bare(env, False, 0)  # warm the page cache; not counted
         run_app(env, 0)
         runs: dict[str, list[dict[str, float]]] = {"bare": [], "eager": [], "app": []}

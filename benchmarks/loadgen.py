@@ -106,3 +106,11 @@ async def run_load(port: int, clients: int, seconds: float, budget: int = 50_000
     await asyncio.gather(*(_client(port, deadline, budget, result) for _ in range(clients)))
     result.seconds = time.perf_counter() - started
     return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    port_arg, clients_arg, seconds_arg = sys.argv[1:4]
+    outcome = asyncio.run(run_load(int(port_arg), int(clients_arg), float(seconds_arg)))
+    print(json.dumps(outcome.summary()))
