@@ -1,0 +1,310 @@
+"""Run every benchmark, print the table, write benchmarks/results/latest.json.
+
+    .venv/bin/python -m benchmarks.run            # the full set (~15 min)
+    .venv/bin/python -m benchmarks.run --quick    # fewer, shorter rounds (~6 min)
+    .venv/bin/python -m benchmarks.run --only startup,lan
+
+Every figure is a median of several runs, reported beside its baseline
+measured in the same run, and their ratio. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import bench_history, bench_idle, bench_lan, bench_qt, bench_startup
+from benchmarks.common import RESULTS, machine
+
+SECTIONS = ("startup", "idle", "click", "lag", "lan", "history")
+
+
+@dataclass
+class Row:
+    figure: str
+    value: float
+    unit: str
+    baseline: float | None  # measured in the same run
+    baseline_name: str
+    target: str
+    met: bool
+    ratio: float | None = None
+
+    def cells(self) -> list[str]:
+        ratio = f"{self.ratio:.2f}x" if self.ratio is not None else "-"
+        baseline = (
+            f"{_num(self.baseline)} {self.unit} ({self.baseline_name})"
+            if self.baseline is not None
+            else self.baseline_name or "-"
+        )
+        return [
+            self.figure,
+            f"{_num(self.value)} {self.unit}",
+            baseline,
+            ratio,
+            self.target,
+            "yes" if self.met else "**no**",
+        ]
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def ratio_row(
+    figure: str, value: float, unit: str, baseline: float, name: str, *, limit: float
+) -> Row:
+    ratio = value / baseline
+    return Row(figure, value, unit, baseline, name, f"≤ {limit}x", ratio <= limit, ratio)
+
+
+def startup(quick: bool, raw: dict[str, Any]) -> list[Row]:
+    rows = []
+    for platform in ("xcb", "offscreen"):
+        figures = bench_startup.measure(platform, repeats=3 if quick else 7)
+        raw[f"startup_{platform}"] = figures
+        shown = "tray icon" if platform == "xcb" else "meter window (no tray offscreen)"
+        rows.append(
+            ratio_row(
+                f"start → {shown} shown ({platform})",
+                figures["app_shown_ms"],
+                "ms",
+                figures["bare_shown_ms"],
+                "bare tray",
+                1.3,
+            )
+        )
+        rows.append(
+            ratio_row(
+                f"start → /health + click recorded ({platform})",
+                figures["app_ready_ms"],
+                "ms",
+                figures["eager_shown_ms"],
+                "bare tray + eager imports",
+                1.0,
+            )
+        )
+        extra = figures["app_rss_mb"] - figures["bare_rss_mb"]
+        rows.append(
+            Row(
+                f"RSS after start, idle ({platform})",
+                figures["app_rss_mb"],
+                "MB",
+                figures["bare_rss_mb"],
+                "bare tray",
+                f"≤ bare + 45 MB (is +{extra:.0f})",
+                extra <= 45,
+                figures["app_rss_mb"] / figures["bare_rss_mb"],
+            )
+        )
+    return rows
+
+
+def idle(quick: bool, raw: dict[str, Any]) -> list[Row]:
+    figures = bench_idle.measure(seconds=20 if quick else 60)
+    raw["idle"] = figures
+    rows = []
+    for name, label in (("app", "tray app + server"), ("headless", "--headless")):
+        run = figures[name]
+        busiest = max(run["wakeups_per_thread"].values(), default=0.0)
+        rows.append(
+            Row(
+                f"idle CPU over {run['seconds']:.0f} s, {label}",
+                run["cpu_percent"],
+                "% of a core",
+                figures["bare"]["cpu_percent"],
+                "bare tray",
+                "≤ 0.3 %",
+                run["cpu_percent"] <= 0.3,
+            )
+        )
+        rows.append(
+            Row(
+                f"idle wake-ups, {label}: busiest thread (all threads {run['wakeups_per_s']})",
+                busiest,
+                "/s",
+                max(figures["bare"]["wakeups_per_thread"].values(), default=0),
+                "bare tray (1 s timer)",
+                "≤ 1 /s per thread (+5 % slack)",
+                busiest <= 1.05,
+            )
+        )
+    return rows
+
+
+def _runs(kind: str, count: int, *extra: str) -> list[dict[str, Any]]:
+    results = []
+    for index in range(count):
+        folder = Path(tempfile.mkdtemp(prefix=f"mudameter-{kind}-"))
+        try:
+            results.append(bench_qt.measure(kind, folder, *extra))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        print(f"  {kind} round {index + 1}: {results[-1]}", flush=True)
+    return results
+
+
+def click(quick: bool, raw: dict[str, Any]) -> list[Row]:
+    runs = _runs("click", 3, "200" if quick else "500")
+    raw["click"] = runs
+    median = statistics.median(r["median_ms"] for r in runs)
+    p99 = statistics.median(r["p99_ms"] for r in runs)
+    return [
+        Row("tray click → status committed, median", median, "ms", None, "", "≤ 2 ms", median <= 2),
+        Row("tray click → status committed, p99", p99, "ms", None, "", "≤ 10 ms", p99 <= 10),
+    ]
+
+
+def lag(quick: bool, raw: dict[str, Any]) -> list[Row]:
+    seconds = "5" if quick else "10"
+    runs = _runs("lag", 3, "50", seconds)
+    raw["lag"] = runs
+    load = statistics.median(r["load"]["p99_ms"] for r in runs)
+    quiet = statistics.median(r["idle"]["p99_ms"] for r in runs)
+    served = statistics.median(r["clients"]["req_per_s"] for r in runs)
+    return [
+        Row(
+            f"UI event-loop lag p99, 50 LAN clients for {seconds} s ({served:.0f} req/s served)",
+            load,
+            "ms",
+            quiet,
+            "no clients",
+            "≤ 50 ms",
+            load <= 50,
+            load / quiet if quiet else None,
+        )
+    ]
+
+
+def lan(quick: bool, raw: dict[str, Any]) -> list[Row]:
+    rows = []
+    for clients in (20, 50):
+        figures = bench_lan.measure(clients, seconds=4 if quick else 8, repeats=3)
+        raw[f"lan_{clients}"] = figures
+        app, seed = figures["app"], figures["seed"]
+        rows.append(
+            ratio_row(
+                f"POST /users/status, {clients} clients: throughput",
+                app["req_per_s"],
+                "req/s",
+                seed["req_per_s"],
+                "seed",
+                0,
+            )
+        )
+        rows[-1].target, rows[-1].met = "≥ 2.0x seed", (rows[-1].ratio or 0) >= 2.0
+        rows.append(
+            Row(
+                f"POST /users/status, {clients} clients: p99 latency",
+                app["p99_ms"],
+                "ms",
+                seed["p99_ms"],
+                "seed",
+                "≤ 25 ms",
+                app["p99_ms"] <= 25,
+                app["p99_ms"] / seed["p99_ms"],
+            )
+        )
+    return rows
+
+
+def history(quick: bool, raw: dict[str, Any]) -> list[Row]:
+    figures = bench_history.measure(repeats=3 if quick else 5, runs=2 if quick else 3)
+    raw["history"] = figures
+    return [
+        Row(
+            "history (10 000 meetings): open the window, first 20 rows (first open)",
+            figures["first_open_ms"],
+            "ms",
+            None,
+            "",
+            "≤ 300 ms",
+            figures["first_open_ms"] <= 300,
+        ),
+        Row(
+            "history: open again (module loaded)",
+            figures["open_ms"],
+            "ms",
+            None,
+            "",
+            "≤ 300 ms",
+            figures["open_ms"] <= 300,
+        ),
+        Row(
+            "history: select a 60-min meeting with 50 participants (detail + chart)",
+            figures["select_ms"],
+            "ms",
+            None,
+            "",
+            "≤ 100 ms",
+            figures["select_ms"] <= 100,
+        ),
+    ]
+
+
+RUNNERS: dict[str, Callable[[bool, dict[str, Any]], list[Row]]] = {
+    "startup": startup,
+    "idle": idle,
+    "click": click,
+    "lag": lag,
+    "lan": lan,
+    "history": history,
+}
+
+
+def table(rows: list[Row]) -> str:
+    head = ["figure", "measured", "baseline (same run)", "ratio", "target", "met"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer and shorter rounds")
+    parser.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    sections = args.only.split(",") if args.only else list(SECTIONS)
+    rows: list[Row] = []
+    raw: dict[str, Any] = {}
+    started = time.monotonic()
+    for section in sections:
+        print(f"== {section}", flush=True)
+        rows += RUNNERS[section](args.quick, raw)
+    text = table(rows)
+    print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "command": " ".join(["python -m benchmarks.run", *(argv or sys.argv[1:])]),
+                "seconds": round(time.monotonic() - started),
+                "machine": machine(),
+                "rows": [asdict(row) for row in rows],
+                "table": text,
+                "raw": raw,
+            },
+            indent=2,
+            default=str,
+        )
+    )
+    print(f"written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
