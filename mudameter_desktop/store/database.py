@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from alembic import command
 from alembic.config import Config
@@ -36,14 +37,21 @@ class SchemaTooNewError(StoreError):
     """The database was written by a newer version of the app."""
 
 
+class StoreInUseError(StoreError):
+    """Another process has the database open."""
+
+
 @dataclass(frozen=True)
 class OpenedStore:
     engine: Engine
     sessions: sessionmaker[Session]
     moved_aside: Path | None  # where a damaged database file was moved, to tell the user
+    lock: IO[bytes] | None = None  # held while open: one process per SQLite file
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.lock is not None:
+            self.lock.close()  # closing the file releases the lock
 
 
 def sqlite_url(path: Path) -> str:
@@ -59,18 +67,49 @@ def open_store(url: str) -> OpenedStore:
     """
     path = _sqlite_file(url)
     moved_aside = None
+    lock = None
     if path is not None:
         _check_writable(path)
-        if not _is_healthy(path):
-            moved_aside = _move_aside(path)
+        lock = _lock(path)
     try:
-        engine = _migrated_engine(url)
-    except DatabaseError as error:
-        if path is None or isinstance(error.orig, sqlite3.OperationalError):
-            raise StoreError(f"Cannot open the database: {error.orig}") from error
-        moved_aside = _move_aside(path)
-        engine = _migrated_engine(url)
-    return OpenedStore(engine, sessionmaker(engine, expire_on_commit=False), moved_aside)
+        if path is not None and not _is_healthy(path):
+            moved_aside = _move_aside(path)
+        try:
+            engine = _migrated_engine(url)
+        except DatabaseError as error:
+            if path is None or isinstance(error.orig, sqlite3.OperationalError):
+                raise StoreError(f"Cannot open the database: {error.orig}") from error
+            moved_aside = _move_aside(path)
+            engine = _migrated_engine(url)
+    except BaseException:
+        if lock is not None:
+            lock.close()
+        raise
+    return OpenedStore(engine, sessionmaker(engine, expire_on_commit=False), moved_aside, lock)
+
+
+def _lock(path: Path) -> IO[bytes]:
+    """An exclusive lock beside the file, released when closed or when the process dies.
+
+    Each process keeps the open meetings' buckets in memory, so two processes
+    writing one file would overwrite each other's counts; the second is refused.
+    """
+    lock = path.with_name(path.name + ".lock").open("a+b")
+    try:
+        if sys.platform == "win32":
+            import msvcrt  # noqa: PLC0415 - the Windows way
+
+            msvcrt.locking(lock.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl  # noqa: PLC0415 - the POSIX way
+
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        lock.close()
+        raise StoreInUseError(
+            f"The database {path} is in use by another Muda Meter; quit that one first."
+        ) from error
+    return lock
 
 
 def head_revision() -> str:

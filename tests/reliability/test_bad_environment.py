@@ -235,3 +235,25 @@ def test_a_corrupt_database_is_told_in_the_gui(tmp_path: Path, apps: Start) -> N
     (moved,) = tmp_path.glob("mudameter.sqlite3.corrupt-*")
     assert str(moved) in app.stderr.text
     assert moved.read_bytes() == GARBAGE
+
+
+def test_a_second_process_on_the_same_database_is_refused(tmp_path: Path, apps: Start) -> None:
+    """Each process keeps open meetings' buckets in memory: two writers would overwrite
+    each other's counts (found by running two headless servers on one folder)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = apps(headless_args(tmp_path, port))
+    wait_for(lambda: answers_health(url), what="the first server")
+    second = apps(headless_args(tmp_path, free_port()))
+    assert second.wait(60) == 1
+    no_traceback(second)
+    assert "in use by another Muda Meter" in second.stderr.text
+    assert answers_health(url)
+    assert stop(first) == 0
+    third = apps(headless_args(tmp_path, port))  # the lock goes with the process
+    wait_for(lambda: answers_health(url), what="a server after the first stopped")
+    third.signal(signal.SIGKILL)
+    third.wait()
+    fourth = apps(headless_args(tmp_path, port))  # ...also when it was killed
+    wait_for(lambda: answers_health(url), what="a server after a kill")
+    assert stop(fourth) == 0
