@@ -151,6 +151,22 @@ def test_no_key_is_401_everywhere_but_health(
         assert json.loads(answer["body"])["status_code"] == 401
 
 
+def test_pretending_to_be_local_does_not_help(
+    namespace: Namespace, lan_server: tuple[ServerThread, RoomAccess]
+) -> None:
+    server, _ = lan_server
+    local = f"127.0.0.1:{server.port}"
+    steps = [
+        get("/meetings", Host=local),
+        get("/meetings", Host="localhost"),
+        get("/meetings", **{"X-Forwarded-For": "127.0.0.1", "X-Real-IP": "127.0.0.1"}),
+        get("/meetings", Forwarded="for=127.0.0.1"),
+        post("/users/status", {"status": "engaged"}, Host=local, Origin=f"http://{local}"),
+    ]
+    for answer in namespace.run(url_of(server), steps):
+        assert answer["status"] == 401, answer
+
+
 def test_wrong_key_is_403(
     namespace: Namespace, lan_server: tuple[ServerThread, RoomAccess]
 ) -> None:
