@@ -248,6 +248,8 @@ def history(data_dir: Path, meeting_id: int, repeats: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    if os.environ.get("BENCH_SWITCH_INTERVAL"):  # experiments with the GIL's switch interval
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
     kind, folder = sys.argv[1], Path(sys.argv[2])
     if kind == "click":
         figures = click(folder, int(sys.argv[3]) if len(sys.argv) > 3 else 500)

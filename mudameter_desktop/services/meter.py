@@ -24,9 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from mudameter_desktop.domain.buckets import RoomTally
 from mudameter_desktop.domain.meetings import (
     MAX_TITLE_LENGTH,
+    MINUTE,
     MeetingPlan,
     Span,
     expiry_after,
+    floor_minute,
     is_alive,
     nearest_local_hour,
     pick_explicit,
@@ -99,6 +101,10 @@ class MeterService:
         self._live: dict[str, _Live] = {}
         self._tallies: dict[int, RoomTally] = {}  # meetings not yet complete
         self._open_loaded = False
+        # Before this instant `settle` has nothing to store (no minute boundary
+        # passed, no tally with unsaved changes), so it returns without waiting
+        # for the write lock: the UI reads beside a stream of LAN clicks.
+        self._settled_until: datetime | None = None
         self._pending: list[MeetingChange] = []  # published after the transaction commits
 
     # -- meetings ---------------------------------------------------------
@@ -132,6 +138,7 @@ class MeterService:
             meeting = self._current_meeting(connection, now)
             tally = self._tally(connection, meeting.id)
             tally.end(now)
+            self._settled_until = None  # it is marked complete by the next settle
             connection.execute(
                 update(Meeting).where(Meeting.id == meeting.id).values(ends_at=tally.ends_at)
             )
@@ -264,8 +271,12 @@ class MeterService:
     def settle(self) -> None:
         """Store the carried-forward minutes of open meetings up to now.
 
-        Cheap when no minute boundary has passed: no transaction is opened.
+        Cheap when no minute boundary has passed: no transaction is opened,
+        and the write lock is not even taken.
         """
+        settled_until = self._settled_until
+        if settled_until is not None and self._clock() < settled_until:
+            return
         with self._write_lock:
             now = self._tick()
             if not self._open_loaded:
@@ -277,6 +288,7 @@ class MeterService:
             finished = [mid for mid, tally in self._tallies.items() if tally.ends_at <= now]
             pending = [mid for mid, tally in self._tallies.items() if tally.has_changes()]
             if not (pending or finished):
+                self._settled_until = floor_minute(now) + MINUTE
                 return
             with self._guarded(), self._engine.begin() as connection:
                 for meeting_id in pending:
@@ -287,6 +299,7 @@ class MeterService:
                     )
             for meeting_id in finished:
                 del self._tallies[meeting_id]
+            self._settled_until = floor_minute(now) + MINUTE
         for meeting_id in pending:
             self.changes.publish(MeetingChange(meeting_id, ChangeKind.UPDATED))
 
@@ -303,6 +316,8 @@ class MeterService:
             self._pending = []
             with self._guarded(), self._engine.begin() as connection:
                 yield connection, self._tick()
+            if any(tally.has_changes() for tally in self._tallies.values()):
+                self._settled_until = None  # e.g. a meeting created or ended: settle stores it
             pending, self._pending = self._pending, []
         for change in pending:
             self.changes.publish(change)
@@ -316,6 +331,7 @@ class MeterService:
         try:
             yield
         except BaseException:
+            self._settled_until = None
             self._current = None
             self._live.clear()
             self._tallies.clear()
@@ -397,6 +413,7 @@ class MeterService:
             .returning(Meeting.id)
         ).scalar_one()
         self._tallies[meeting_id] = RoomTally(plan.starts_at, plan.ends_at)
+        self._settled_until = None  # its first minute's zeros are stored by settle
         self._current = None
         self._note(meeting_id, ChangeKind.CREATED)
         return MeetingView(meeting_id, plan.title, plan.starts_at, plan.ends_at)
@@ -459,6 +476,7 @@ class MeterService:
         if tally is None:
             tally = _replay(connection, _get_meeting(connection, meeting_id))
             self._tallies[meeting_id] = tally
+            self._settled_until = None
         return tally
 
     def _load_open_tallies(self, connection: Connection, now: datetime) -> None:
@@ -487,6 +505,7 @@ class MeterService:
                 )
 
     def _forget(self, meeting_id: int) -> None:
+        self._settled_until = None
         self._tallies.pop(meeting_id, None)
         self._live = {
             pid: live for pid, live in self._live.items() if live.meeting_id != meeting_id
