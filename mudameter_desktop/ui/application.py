@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSocketNotifier, Slot
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from mudameter_desktop import APP_ID, APP_NAME
 from mudameter_desktop.app import Options, prepare_paths
 from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.controller import MeterController
-from mudameter_desktop.ui.dialogs import QrDialog, SettingsDialog, StartMeetingDialog
 from mudameter_desktop.ui.icons import APP_ICON, icon, status_icon
 from mudameter_desktop.ui.meter_window import MeterWindow
 from mudameter_desktop.ui.runtime import Runtime, open_runtime
@@ -27,7 +26,12 @@ from mudameter_desktop.ui.state import MeterState, tooltip
 from mudameter_desktop.ui.tray import TrayMenu
 
 if TYPE_CHECKING:
+    from mudameter_desktop.ui.dialogs import QrDialog
     from mudameter_desktop.ui.history import HistoryWindow
+
+# The dialogs and QMessageBox are imported when first needed: PySide6 builds
+# the Python enums of every widget class a module imports, and theirs cost
+# ~0.1 s before the tray could show (python -X importtime; benchmarks/README.md).
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,8 @@ class DesktopApp(QObject):
 
     @Slot()
     def start_meeting(self) -> None:
+        from mudameter_desktop.ui.dialogs import StartMeetingDialog  # noqa: PLC0415 - late
+
         chosen = StartMeetingDialog.ask()
         if chosen is not None:
             self.controller.start_meeting(*chosen)
@@ -119,6 +125,8 @@ class DesktopApp(QObject):
     @Slot()
     def show_qr(self) -> None:
         if self.qr_dialog is None:
+            from mudameter_desktop.ui.dialogs import QrDialog  # noqa: PLC0415 - late
+
             self.qr_dialog = QrDialog()
             self.qr_dialog.new_key_requested.connect(self.controller.new_room_key)
         self._sync_qr()
@@ -130,6 +138,10 @@ class DesktopApp(QObject):
         runtime = self.controller.runtime
         if runtime is None:
             return
+        from PySide6.QtWidgets import QDialog  # noqa: PLC0415 - late
+
+        from mudameter_desktop.ui.dialogs import SettingsDialog  # noqa: PLC0415
+
         dialog = SettingsDialog(runtime.settings, self.state.live.local_url)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
@@ -215,6 +227,8 @@ def run(options: Options) -> int:
         paths = prepare_paths(options)
     except Exception as error:  # an unusable data folder: say so where a GUI user looks
         print(error, file=sys.stderr)
+        from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415 - late, only on errors
+
         QMessageBox.critical(None, APP_NAME, str(error))
         return 1
     name = socket_name(paths.data_dir)
