@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 
@@ -37,6 +38,10 @@ class ReadyServer(uvicorn.Server):
             timeout_graceful_shutdown=1,
         )
         super().__init__(config)
+        # uvicorn's HTTP protocol logs access whenever its logger reaches a handler
+        # (`hasHandlers()`), whatever `access_log` says; a logging set-up that lets
+        # it propagate would write join links, keys included, to the log file.
+        logging.getLogger("uvicorn.access").disabled = True
         self._ready = ready
 
     @property

@@ -284,6 +284,36 @@ def test_the_key_never_reaches_the_log(
     assert new_key not in log_text
 
 
+def test_no_access_log_even_when_uvicorn_would_propagate_it(
+    namespace: Namespace,
+    store: OpenedStore,
+    log_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn's protocol logs access whenever its logger reaches a handler; a logging
+    set-up that leaves `uvicorn.access` propagating must not put join links in the log."""
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Config, "configure_logging", lambda _self: None)
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)
+    monkeypatch.setattr(logging.getLogger("uvicorn.access"), "disabled", False)
+    server = ServerThread(
+        MeterService(store.sessions, tzlocal.get_localzone()),
+        RoomAccess(KEY),
+        namespace.host_address,
+        0,
+    )
+    server.start()
+    try:
+        answers = namespace.run(url_of(server), [get(f"/?key={KEY}"), get(f"/?key=x{KEY}")])
+    finally:
+        server.stop()
+    assert [answer["status"] for answer in answers] == [303, 403]
+    log_text = log_file.read_text(encoding="utf-8")
+    assert "HTTP server listening" in log_text
+    assert KEY not in log_text
+
+
 def test_headless_on_the_lan_prints_the_join_link_and_never_logs_the_key(
     namespace: Namespace, tmp_path: Path, apps: Callable[..., App]
 ) -> None:
