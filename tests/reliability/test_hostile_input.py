@@ -16,6 +16,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
 
 from mudameter_desktop.api.access import RoomAccess
 from mudameter_desktop.api.app import create_app
@@ -73,6 +74,29 @@ def test_every_operation_answers_by_its_schema(case: schemathesis.Case) -> None:
     documented, invalid input refused and valid input accepted."""
     CASES_TRIED["schemathesis"] += 1
     response = case.call_and_validate(headers=BEARER)
+    no_leak(response.text)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_without_the_key_every_operation_is_a_documented_refusal(case: schemathesis.Case) -> None:
+    """A LAN client without the key gets the documented 401 from every operation but
+    /health. Not `positive_data_acceptance` (nothing is accepted without the key) nor
+    `unsupported_method`: the key is checked before routing, so an undeclared method
+    is a 401 too and reveals nothing about the routes."""
+    CASES_TRIED["schemathesis"] += 1
+    response = case.call_and_validate(
+        excluded_checks=[positive_data_acceptance, unsupported_method]
+    )
+    if case.path == "/health":
+        assert response.status_code in {200, 204, 405}  # 204: OPTIONS
+    else:
+        assert response.status_code == 401
     no_leak(response.text)
 
 
