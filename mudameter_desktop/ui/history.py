@@ -219,6 +219,7 @@ class HistoryWindow(QWidget):
         self.model = MeetingTableModel(service, zone, settings)
         self.table = self._build_table()
         self.heading = QLabel("Select a meeting to see its minutes.")
+        self.heading.setTextFormat(Qt.TextFormat.PlainText)  # titles come from the LAN too
         self.heading.setStyleSheet("font-weight: bold;")
         self.chart = QChart()
         self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)

@@ -51,6 +51,8 @@ class MeterWindow(QWidget):
         self.meeting.setWordWrap(True)
         self.room = QLabel("")
         self.server = QLabel("")
+        for text in (self.meeting, self.room, self.server):  # titles come from the LAN too
+            text.setTextFormat(Qt.TextFormat.PlainText)
         self.server.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.server.setStyleSheet("color: palette(placeholder-text);")
         self.group = QButtonGroup(self)
