@@ -39,6 +39,7 @@ class Row:
     target: str
     met: bool
     ratio: float | None = None
+    section: str = ""
 
     def cells(self) -> list[str]:
         ratio = f"{self.ratio:.2f}x" if self.ratio is not None else "-"
@@ -83,7 +84,7 @@ def startup(quick: bool, raw: dict[str, Any]) -> list[Row]:
                 "ms",
                 figures["bare_shown_ms"],
                 "bare tray",
-                1.3,
+                limit=1.3,
             )
         )
         rows.append(
@@ -93,7 +94,7 @@ def startup(quick: bool, raw: dict[str, Any]) -> list[Row]:
                 "ms",
                 figures["eager_shown_ms"],
                 "bare tray + eager imports",
-                1.0,
+                limit=1.0,
             )
         )
         extra = figures["app_rss_mb"] - figures["bare_rss_mb"]
@@ -201,7 +202,7 @@ def lan(quick: bool, raw: dict[str, Any]) -> list[Row]:
                 "req/s",
                 seed["req_per_s"],
                 "seed",
-                0,
+                limit=0,
             )
         )
         rows[-1].target, rows[-1].met = "≥ 2.0x seed", (rows[-1].ratio or 0) >= 2.0
@@ -271,6 +272,14 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _previous(path: Path) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer and shorter rounds")
@@ -281,9 +290,16 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     raw: dict[str, Any] = {}
     started = time.monotonic()
+    previous = _previous(args.output) if args.only else {}
     for section in sections:
         print(f"== {section}", flush=True)
-        rows += RUNNERS[section](args.quick, raw)
+        for row in RUNNERS[section](args.quick, raw):
+            row.section = section
+            rows.append(row)
+    # With --only, the other sections' rows and raw figures stay from the last run.
+    kept = [Row(**row) for row in previous.get("rows", []) if row["section"] not in sections]
+    rows = sorted(kept + rows, key=lambda row: SECTIONS.index(row.section))
+    raw = {**previous.get("raw", {}), **raw}
     text = table(rows)
     print(text)
     args.output.parent.mkdir(parents=True, exist_ok=True)
