@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import select
 import shutil
 import subprocess
 import sys
@@ -64,21 +62,17 @@ def tray_display(tmp_path: Path) -> Iterator[str]:
     for tool in ("Xvfb", "trayer", "xdotool"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is not installed (.ci/run installs it)")
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=[write_fd],
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    display = f":{_read_line(read_fd, timeout=15)}"
+    xvfb, display = _start_xvfb(tmp_path / "xvfb.txt")
     env = clean_env(DISPLAY=display)
-    trayer = subprocess.Popen(
-        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request"],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    _wait_for_window("panel", env)
+    trayer_log = tmp_path / "trayer.txt"
+    with trayer_log.open("wb") as sink:
+        trayer = subprocess.Popen(
+            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    _wait_for_window("panel", env, trayer, trayer_log)
     try:
         yield display
     finally:
@@ -87,26 +81,62 @@ def tray_display(tmp_path: Path) -> Iterator[str]:
             process.wait(timeout=10)
 
 
-def _read_line(fd: int, timeout: float) -> str:
-    ready, _, _ = select.select([fd], [], [], timeout)
-    if not ready:
-        pytest.fail("Xvfb did not report its display")
-    line = os.read(fd, 64).decode().strip()
-    os.close(fd)
-    return line
+X11_SOCKETS = Path("/tmp/.X11-unix")  # noqa: S108 - where every X server puts its socket
+DISPLAYS = range(140, 200)  # clear of the benchmarks' 71-98 and the screenshots' 99
 
 
-def _wait_for_window(name: str, env: dict[str, str], timeout: float = 15.0) -> None:
+def _start_xvfb(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Xvfb on the first free display of DISPLAYS, once its socket is there."""
+    for number in DISPLAYS:
+        if (X11_SOCKETS / f"X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():  # noqa: S108
+            continue
+        with log.open("wb") as sink:
+            # -noreset: without it the server resets whenever its last client
+            # leaves (an xdotool query), and a client connecting then is refused.
+            xvfb = subprocess.Popen(
+                [
+                    "Xvfb",
+                    f":{number}",
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                ],
+                stderr=sink,
+            )
+        deadline = time.monotonic() + 15
+        while xvfb.poll() is None and time.monotonic() < deadline:
+            if (X11_SOCKETS / f"X{number}").exists():
+                return xvfb, f":{number}"
+            time.sleep(0.05)
+        xvfb.kill()
+        xvfb.wait()
+    pytest.fail(
+        f"Xvfb did not start on any of :{DISPLAYS.start}-{DISPLAYS.stop - 1}: {log.read_text()}"
+    )
+
+
+def _wait_for_window(
+    name: str,
+    env: dict[str, str],
+    owner: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 30.0,
+) -> None:
     """Until xdotool sees a window named `name` (trayer's panel)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if owner.poll() is not None:
+            pytest.fail(f"trayer exited with {owner.returncode}: {log.read_text(errors='replace')}")
         found = subprocess.run(
             ["xdotool", "search", "--name", name], env=env, capture_output=True, check=False
         )
         if found.returncode == 0:
             return
         time.sleep(0.1)
-    pytest.fail(f"no window named {name!r} appeared")
+    pytest.fail(f"no window named {name!r} appeared: {log.read_text(errors='replace')}")
 
 
 def _panel_width(env: dict[str, str]) -> int:
