@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -57,14 +58,15 @@ def answers_health(url: str) -> bool:
 class Output:
     """Collects a pipe's lines in a thread, so the child never blocks on a full pipe."""
 
-    def __init__(self, stream: object) -> None:
+    def __init__(self, stream: IO[str] | None) -> None:
+        assert stream is not None, "start the process with a pipe"
         self.lines: list[str] = []
         self._stream = stream
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
-        for line in self._stream:  # type: ignore[attr-defined]
+        for line in self._stream:
             self.lines.append(line)
 
     def join(self, timeout: float = 10.0) -> None:

@@ -10,6 +10,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QDir
 from pytestqt.qtbot import QtBot
 
 from mudameter_desktop.store.database import head_revision, open_store, sqlite_url
@@ -179,7 +180,7 @@ def test_a_stale_single_instance_lock_after_a_crash_does_not_block_the_next_star
     wait_for(lambda: answers_health(url), timeout=60, what="the first app")
     first.signal(signal.SIGKILL)  # a crash: the instance socket is left behind
     first.wait()
-    lock = Path("/tmp") / socket_name(tmp_path.resolve())  # noqa: S108 - Qt's socket place
+    lock = Path(QDir.tempPath()) / socket_name(tmp_path.resolve())  # where Qt puts it
     assert lock.exists()
     wait_for(lambda: port_is_free(port), what="the killed app's port")
     again = apps(gui_args(tmp_path, port), gui_env())

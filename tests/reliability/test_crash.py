@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -46,6 +47,10 @@ def stored_statuses(database: Path) -> dict[str, str]:
         store.close()
 
 
+def has_spoken(output: Output, child: subprocess.Popen[str]) -> bool:
+    return bool(output.lines) or child.poll() is not None
+
+
 def integrity(database: Path) -> str:
     connection = sqlite3.connect(database)
     try:
@@ -70,7 +75,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_status(tmp_path: Path) 
         if rng.random() < 0.2:  # while it starts: opening, migrating
             time.sleep(rng.uniform(0.01, 0.8))
         else:  # while it records
-            wait_for(lambda o=output, c=child: bool(o.lines) or c.poll() is not None, what="ready")
+            wait_for(partial(has_spoken, output, child), what="ready")
             time.sleep(rng.uniform(0.0, 0.2))
         child.send_signal(signal.SIGKILL)
         child.wait(10)
@@ -96,7 +101,7 @@ def test_sigkill_during_the_first_start_leaves_a_database_that_opens(tmp_path: P
         database = tmp_path / f"fresh-{cycle}.sqlite3"
         child = subprocess.Popen([PYTHON, str(HERE / "recorder.py"), str(database)])
         # The file appears after the imports; the migrations take the next ~40 ms.
-        wait_for(lambda d=database: d.exists(), what="the database file")  # type: ignore[misc]
+        wait_for(database.exists, what="the database file")
         time.sleep(rng.uniform(0.0, 0.04))
         child.send_signal(signal.SIGKILL)
         child.wait(10)
@@ -150,7 +155,7 @@ def test_sigkill_of_the_headless_server_loses_no_acknowledged_status(
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = apps(headless_args(tmp_path, port))
-        wait_for(lambda u=url: answers_health(u), what="the server")
+        wait_for(partial(answers_health, url), what="the server")
         poster = Poster(url)
         time.sleep(rng.uniform(0.05, 0.6))
         server.signal(signal.SIGKILL)

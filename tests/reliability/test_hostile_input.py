@@ -9,6 +9,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -69,7 +70,7 @@ def report_cases() -> Iterator[None]:
     derandomize=True,  # the same cases on every CI run
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_every_operation_answers_by_its_schema(case: schemathesis.Case) -> None:
+def test_every_operation_answers_by_its_schema(case: schemathesis.Case[Any]) -> None:
     """Every default check: no 5xx, status codes, content types, headers and bodies as
     documented, invalid input refused and valid input accepted."""
     CASES_TRIED["schemathesis"] += 1
@@ -84,7 +85,9 @@ def test_every_operation_answers_by_its_schema(case: schemathesis.Case) -> None:
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_without_the_key_every_operation_is_a_documented_refusal(case: schemathesis.Case) -> None:
+def test_without_the_key_every_operation_is_a_documented_refusal(
+    case: schemathesis.Case[Any],
+) -> None:
     """A LAN client without the key gets the documented 401 from every operation but
     /health. Not `positive_data_acceptance` (nothing is accepted without the key) nor
     `unsupported_method`: the key is checked before routing, so an undeclared method

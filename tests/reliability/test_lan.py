@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -339,7 +340,7 @@ def test_headless_on_the_lan_prints_the_join_link_and_never_logs_the_key(
         303,
         403,
     )
-    server.signal(__import__("signal").SIGTERM)
+    server.signal(signal.SIGTERM)
     assert server.wait() == 0
     log_text = (tmp_path / "logs" / "mudameter.log").read_text(encoding="utf-8")
     assert "Refused" in log_text
