@@ -170,8 +170,9 @@ def test_sigkill_of_the_headless_server_loses_no_acknowledged_status(
     assert len(acknowledged) > HTTP_KILL_CYCLES
 
 
-def test_sigterm_stops_the_headless_server_cleanly_losing_nothing(
-    tmp_path: Path, apps: Callable[..., App]
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_stops_the_headless_server_cleanly_losing_nothing(
+    tmp_path: Path, apps: Callable[..., App], number: signal.Signals
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -179,7 +180,7 @@ def test_sigterm_stops_the_headless_server_cleanly_losing_nothing(
     wait_for(lambda: answers_health(url), what="the server")
     poster = Poster(url)
     wait_for(lambda: len(poster.acknowledged) >= 50, what="50 acknowledged statuses")
-    server.signal(signal.SIGTERM)  # while clicks are still arriving
+    server.signal(number)  # while clicks are still arriving
     code = server.wait()
     poster.stop()
     assert code == 0, server.stderr.text
