@@ -8,12 +8,56 @@ import logging
 import socket
 import threading
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mudameter_desktop.api.gate import ASGIApp
 
 TICK_S = 1.0  # uvicorn's own loop wakes every 0.1 s; once a second is enough when idle
 _TICKS_PER_SECOND = 10  # uvicorn's on_tick counts tenths: every 10th refreshes the Date header
+
+
+CLIENT_STALL_S = 10.0  # how long a client may keep us waiting for its request
+
+
+class StallGuardProtocol(H11Protocol):
+    """uvicorn's h11 protocol, closing connections whose client stops mid-request.
+
+    uvicorn waits forever for a request head (or body) that never comes, and the
+    rate limit counts only complete requests: anyone on the LAN, key or not,
+    could hold connections and file descriptors until the app could open none.
+    """
+
+    stall_timeout = CLIENT_STALL_S
+    _stall: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._watch()
+
+    def data_received(self, data: bytes) -> None:
+        self._watch()
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+        super().connection_lost(exc)
+
+    def _watch(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+        self._stall = self.loop.call_later(self.stall_timeout, self._on_stall)
+
+    def _on_stall(self) -> None:
+        self._stall = None
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state in {h11.IDLE, h11.SEND_BODY}:
+            self.transport.close()  # the client owes us bytes and sent none
+        else:
+            self._watch()  # the app is answering: not the client's fault
 
 
 class ReadyServer(uvicorn.Server):
@@ -33,6 +77,7 @@ class ReadyServer(uvicorn.Server):
             lifespan="off",  # the app has no start-up work
             log_config=None,  # keep the app's logging as it is
             access_log=False,  # a join link's query holds the room key: never log it
+            http=StallGuardProtocol,
             proxy_headers=False,  # no proxy in front: the peer address is the client
             server_header=False,
             timeout_graceful_shutdown=1,

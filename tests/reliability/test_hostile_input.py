@@ -376,6 +376,44 @@ def test_malformed_http_is_answered_without_a_traceback(port: int) -> None:
             assert status_of(answer) < 500
 
 
+def closed_within(port: int, request: bytes, seconds: float) -> bool:
+    """Whether the server closes a connection that sent `request` and then stalled."""
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds) as connection:
+        connection.sendall(request)
+        try:
+            return connection.recv(65536) == b""
+        except TimeoutError:
+            return False
+
+
+def test_stalled_clients_are_cut_off(store: OpenedStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection that never finishes its request holds a file descriptor: not for long.
+
+    (Found: uvicorn waited forever, and the rate limit counts only complete requests.)
+    """
+    from mudameter_desktop.api.runner import StallGuardProtocol
+
+    monkeypatch.setattr(StallGuardProtocol, "stall_timeout", 0.5)
+    server = ServerThread(
+        MeterService(store.sessions, ZoneInfo("UTC")), RoomAccess(KEY), "127.0.0.1", 0
+    )
+    server.start()
+    try:
+        port = server.port
+        for stall in (
+            b"",  # connected, said nothing
+            b"GET /meetings HTTP/1.1\r\nHost: 127.0.0.1\r\n",  # half a request head
+            b"POST /visit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50\r\n\r\n{",
+        ):
+            assert closed_within(port, stall, 5.0), stall
+        # A slow but complete request is answered, and keep-alive still works.
+        with httpx.Client(base_url=server.local_url.rstrip("/"), timeout=10) as client:
+            assert client.get("/health").status_code == 200
+            assert client.post("/visit").status_code == 200
+    finally:
+        server.stop()
+
+
 def test_every_error_answer_is_json_without_internals(client: httpx.Client) -> None:
     bad = [
         client.get("/meetings/0"),
