@@ -19,7 +19,6 @@ from mudameter_desktop.app import Options, prepare_paths
 from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.controller import MeterController
 from mudameter_desktop.ui.icons import APP_ICON, icon, status_icon
-from mudameter_desktop.ui.meter_window import MeterWindow
 from mudameter_desktop.ui.runtime import Runtime, open_runtime
 from mudameter_desktop.ui.single_instance import InstanceServer, notify_running, socket_name
 from mudameter_desktop.ui.state import MeterState, tooltip
@@ -28,10 +27,11 @@ from mudameter_desktop.ui.tray import TrayMenu
 if TYPE_CHECKING:
     from mudameter_desktop.ui.dialogs import QrDialog
     from mudameter_desktop.ui.history import HistoryWindow
+    from mudameter_desktop.ui.meter_window import MeterWindow
 
-# The dialogs and QMessageBox are imported when first needed: PySide6 builds
-# the Python enums of every widget class a module imports, and theirs cost
-# ~0.1 s before the tray could show (python -X importtime; benchmarks/README.md).
+# The dialogs, QMessageBox and (with a tray) the meter window are imported when
+# first needed: PySide6 builds the Python enums of every widget class a module
+# imports, and theirs cost ~0.15 s before the tray could show (benchmarks/README.md).
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ class DesktopApp(QObject):
             self.tray = QSystemTrayIcon(status_icon(None), self)
             self.tray.setContextMenu(self.menu)
             self.tray.activated.connect(self._on_tray_activated)
-        self.meter_window = MeterWindow(self.menu, quit_on_close=self.tray is None)
-        self.meter_window.setWindowIcon(icon(APP_ICON))
+        self._meter_window: MeterWindow | None = None  # made when first shown, with a tray
         self.history: HistoryWindow | None = None  # made when first shown
         self.qr_dialog: QrDialog | None = None
         self._history_wanted = False
@@ -69,13 +68,25 @@ class DesktopApp(QObject):
         menu.show_qr.triggered.connect(self.show_qr)
         menu.settings.triggered.connect(self.show_settings)
         menu.quit.triggered.connect(self.quit)
-        self.meter_window.status_chosen.connect(self.set_status)
-        self.meter_window.close_requested.connect(self.quit)
         self.state.changed.connect(self._sync)
         self.controller.notify.connect(self.show_message)
         self.controller.ready.connect(self._on_ready)
         self.controller.failed.connect(self._on_failed)
         self._sync()
+
+    @property
+    def meter_window(self) -> MeterWindow:
+        """The meter window, made on first use (at once when there is no tray)."""
+        if self._meter_window is None:
+            from mudameter_desktop.ui.meter_window import MeterWindow  # noqa: PLC0415 - late
+
+            window = MeterWindow(self.menu, quit_on_close=self.tray is None)
+            window.setWindowIcon(icon(APP_ICON))
+            window.status_chosen.connect(self.set_status)
+            window.close_requested.connect(self.quit)
+            window.sync(self.state.live, self.controller.zone)
+            self._meter_window = window
+        return self._meter_window
 
     def start(self, work: Callable[[], Runtime]) -> None:
         """Show the tray (or the meter window) now; open the backend behind it."""
@@ -174,7 +185,7 @@ class DesktopApp(QObject):
 
     def windows(self) -> list[QWidget]:
         """The top-level widgets made so far (the menu too: it has no parent)."""
-        made = (self.meter_window, self.history, self.qr_dialog, self.menu)
+        made = (self._meter_window, self.history, self.qr_dialog, self.menu)
         return [window for window in made if window is not None]
 
     # -- keeping widgets in step ------------------------------------------
@@ -203,7 +214,8 @@ class DesktopApp(QObject):
     def _sync(self) -> None:
         live, zone = self.state.live, self.controller.zone
         self.menu.sync(live, zone)
-        self.meter_window.sync(live, zone)
+        if self._meter_window is not None:
+            self._meter_window.sync(live, zone)
         if self.tray is not None:
             self.tray.setIcon(status_icon(live.status))
             self.tray.setToolTip(tooltip(live, zone))
