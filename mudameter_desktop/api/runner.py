@@ -7,6 +7,8 @@ import contextlib
 import logging
 import socket
 import threading
+from collections import Counter
+from typing import ClassVar
 
 import h11
 import uvicorn
@@ -19,10 +21,12 @@ _TICKS_PER_SECOND = 10  # uvicorn's on_tick counts tenths: every 10th refreshes 
 
 
 CLIENT_STALL_S = 10.0  # how long a client may keep us waiting for its request
+CONNECTIONS_PER_CLIENT = 64  # a browser opens about six; more is someone hoarding them
 
 
 class StallGuardProtocol(H11Protocol):
-    """uvicorn's h11 protocol, closing connections whose client stops mid-request.
+    """uvicorn's h11 protocol, closing connections whose client stops mid-request,
+    and a client's connections beyond `per_client`.
 
     uvicorn waits forever for a request head (or body) that never comes, and the
     rate limit counts only complete requests: anyone on the LAN, key or not,
@@ -30,10 +34,22 @@ class StallGuardProtocol(H11Protocol):
     """
 
     stall_timeout = CLIENT_STALL_S
+    per_client = CONNECTIONS_PER_CLIENT
+    _open: ClassVar[Counter[str]] = Counter()  # open connections by client address
+    _open_lock: ClassVar[threading.Lock] = threading.Lock()
     _stall: asyncio.TimerHandle | None = None
+    _address: str | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        address = self.client[0] if self.client else ""
+        with self._open_lock:
+            self._open[address] += 1
+            crowded = self._open[address] > self.per_client
+        self._address = address
+        if crowded:
+            self.transport.close()
+            return
         self._watch()
 
     def data_received(self, data: bytes) -> None:
@@ -43,6 +59,12 @@ class StallGuardProtocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._stall is not None:
             self._stall.cancel()
+        if self._address is not None:
+            with self._open_lock:
+                self._open[self._address] -= 1
+                if self._open[self._address] <= 0:
+                    del self._open[self._address]
+            self._address = None
         super().connection_lost(exc)
 
     def _watch(self) -> None:

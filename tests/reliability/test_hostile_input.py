@@ -25,6 +25,7 @@ from mudameter_desktop.api.limits import RateLimiter
 from mudameter_desktop.api.server import ServerThread
 from mudameter_desktop.services import MeterService
 from mudameter_desktop.store.database import OpenedStore, open_store, sqlite_url
+from tests.reliability.conftest import answers_health, wait_for
 
 KEY = "hostile-test-key"
 BEARER = {"Authorization": f"Bearer {KEY}"}
@@ -410,6 +411,33 @@ def test_stalled_clients_are_cut_off(store: OpenedStore, monkeypatch: pytest.Mon
         with httpx.Client(base_url=server.local_url.rstrip("/"), timeout=10) as client:
             assert client.get("/health").status_code == 200
             assert client.post("/visit").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_one_client_cannot_hoard_connections(
+    store: OpenedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mudameter_desktop.api.runner import StallGuardProtocol
+
+    monkeypatch.setattr(StallGuardProtocol, "per_client", 8)
+    server = ServerThread(
+        MeterService(store.sessions, ZoneInfo("UTC")), RoomAccess(KEY), "127.0.0.1", 0
+    )
+    server.start()
+    hoard = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(8)]
+    try:
+        assert closed_within(server.port, b"", 5.0)  # the ninth is closed at once
+        for connection in hoard:
+            connection.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                connection.recv(1)  # the first eight stay open
+    finally:
+        for connection in hoard:
+            connection.close()
+    try:
+        # Closed ones are counted out: the client may connect again.
+        wait_for(lambda: answers_health(server.local_url.rstrip("/")), what="a free slot")
     finally:
         server.stop()
 
