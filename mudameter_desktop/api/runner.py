@@ -8,13 +8,19 @@ import logging
 import socket
 import threading
 from collections import Counter
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mudameter_desktop.api.gate import ASGIApp
+
+if TYPE_CHECKING:
+    from uvicorn.protocols.http.h11_impl import H11Protocol as HTTPProtocol
+else:
+    try:  # the parser uvicorn itself prefers ("auto"): httptools, else h11
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as HTTPProtocol
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as HTTPProtocol
 
 TICK_S = 1.0  # uvicorn's own loop wakes every 0.1 s; once a second is enough when idle
 _TICKS_PER_SECOND = 10  # uvicorn's on_tick counts tenths: every 10th refreshes the Date header
@@ -24,8 +30,8 @@ CLIENT_STALL_S = 10.0  # how long a client may keep us waiting for its request
 CONNECTIONS_PER_CLIENT = 64  # a browser opens about six; more is someone hoarding them
 
 
-class StallGuardProtocol(H11Protocol):
-    """uvicorn's h11 protocol, closing connections whose client stops mid-request,
+class StallGuardProtocol(HTTPProtocol):
+    """uvicorn's HTTP protocol, closing connections whose client stops mid-request,
     and a client's connections beyond `per_client`.
 
     uvicorn waits forever for a request head (or body) that never comes, and the
@@ -76,8 +82,9 @@ class StallGuardProtocol(H11Protocol):
         self._stall = None
         if self.transport.is_closing():
             return
-        if self.conn.their_state in {h11.IDLE, h11.SEND_BODY}:
-            self.transport.close()  # the client owes us bytes and sent none
+        cycle = self.cycle  # the request being answered, or the last one
+        if cycle is None or cycle.response_complete or cycle.more_body:
+            self.transport.close()  # the client owes us a request or its body
         else:
             self._watch()  # the app is answering: not the client's fault
 
