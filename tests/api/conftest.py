@@ -11,6 +11,7 @@ from mudameter_desktop.api.access import RoomAccess, is_loopback_address
 from mudameter_desktop.api.app import create_app
 from mudameter_desktop.api.gate import ASGIApp, Receive, Scope, Send
 from mudameter_desktop.api.limits import RateLimiter
+from mudameter_desktop.api.server import ServerThread
 from mudameter_desktop.services import MeterService
 from tests.conftest import FakeClock
 
@@ -97,3 +98,14 @@ def meeting_clock(clock: FakeClock) -> FakeClock:
     """A quarter past the start of the 11:00 Berlin meeting (10:00 UTC): it has samples."""
     clock.advance(minutes=25)
     return clock
+
+
+@pytest.fixture
+def server(
+    service: MeterService, access: RoomAccess, meeting_clock: FakeClock
+) -> Iterator[ServerThread]:
+    """The app on a real socket (a free port on 127.0.0.1), stopped after the test."""
+    running = ServerThread(service, access, "127.0.0.1", 0)
+    running.start()
+    yield running
+    running.stop()

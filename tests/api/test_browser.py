@@ -16,7 +16,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from mudameter_desktop.api.access import RoomAccess
 from mudameter_desktop.api.gate import KEY_COOKIE
 from mudameter_desktop.api.server import ServerThread
-from mudameter_desktop.services import MeterService
 from tests.api.conftest import ROOM_KEY
 from tests.conftest import FakeClock
 
@@ -29,16 +28,6 @@ WAIT = 30  # seconds; the page refreshes every 5
 # server treats the browser as a LAN client (the key is needed), with no traffic
 # leaving this machine.
 LAN_NAME = "meeting-room.test"
-
-
-@pytest.fixture
-def server(
-    service: MeterService, access: RoomAccess, meeting_clock: FakeClock
-) -> Iterator[ServerThread]:
-    running = ServerThread(service, access, "127.0.0.1", 0)
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -5,29 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from mudameter_desktop.api.access import RoomAccess
 from mudameter_desktop.api.server import ServerThread
-from mudameter_desktop.services import MeterService
-from tests.conftest import FakeClock
 
 THREADS = 50
 SECONDS = 5.0
 STATUSES = ("speaking", "engaged", "disengaged")
-
-
-@pytest.fixture
-def server(
-    service: MeterService, access: RoomAccess, meeting_clock: FakeClock
-) -> Iterator[ServerThread]:
-    running = ServerThread(service, access, "127.0.0.1", 0)
-    running.start()
-    yield running
-    running.stop()
 
 
 @pytest.mark.slow
