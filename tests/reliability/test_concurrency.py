@@ -31,9 +31,30 @@ SECONDS = 10.0
 STATUSES = [status.value for status in Status]
 
 
+class FreezableClock:
+    """The real time until `freeze()`: then reads and the check agree on "now"."""
+
+    def __init__(self) -> None:
+        self.frozen: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.frozen or datetime.now(UTC)
+
+    def freeze(self) -> datetime:
+        self.frozen = datetime.now(UTC)
+        return self.frozen
+
+
 @pytest.fixture
-def server(store: OpenedStore) -> Iterator[tuple[ServerThread, MeterService]]:
-    service = MeterService(store.sessions, tzlocal.get_localzone())
+def clock() -> FreezableClock:
+    return FreezableClock()
+
+
+@pytest.fixture
+def server(
+    store: OpenedStore, clock: FreezableClock
+) -> Iterator[tuple[ServerThread, MeterService]]:
+    service = MeterService(store.sessions, tzlocal.get_localzone(), clock=clock)
     thread = ServerThread(service, RoomAccess("concurrency-key"), "127.0.0.1", 0)
     thread.start()
     yield thread, service
@@ -57,6 +78,7 @@ def tray_clicks(service: MeterService, stop: threading.Event, clicks: list[float
 def test_fifty_clients_and_the_tray_for_ten_seconds(
     server: tuple[ServerThread, MeterService],
     store: OpenedStore,
+    clock: FreezableClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -98,8 +120,10 @@ def test_fifty_clients_and_the_tray_for_ten_seconds(
     assert "database is locked" not in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
+    # Stop time, so the service's reads below settle to the same minute the
+    # definition is computed for (a minute boundary in between would add one).
+    now = clock.freeze()
     service.settle()
-    now = datetime.now(UTC)
     with store.sessions() as session:
         per_slot = session.execute(
             select(Meeting.slot_start, func.count(Meeting.id))
