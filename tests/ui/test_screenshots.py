@@ -14,15 +14,26 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ("tray", "menu", "qr", "meter", "history", "icons")
 
 
-@pytest.mark.xvfb
-def test_screenshot_tour_of_the_real_app(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "screenshots.py"), str(tmp_path)],
+def take_tour(out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "screenshots.py"), str(out)],
         env={**os.environ, "SCREENSHOT_DISPLAY": ":97"},
-        check=True,
+        check=False,
         timeout=300,
         capture_output=True,
+        text=True,
     )
+
+
+@pytest.mark.xvfb
+def test_screenshot_tour_of_the_real_app(tmp_path: Path) -> None:
+    # The tour drives a real X session with xdotool and fixed pauses, which a
+    # loaded CI machine can outrun once; a second failure is a real failure.
+    tour = take_tour(tmp_path)
+    if tour.returncode != 0:
+        print(f"first tour failed, retrying:\n{tour.stderr[-3000:]}")
+        tour = take_tour(tmp_path)
+    assert tour.returncode == 0, tour.stderr[-3000:]
     for name in SHOTS:
         image = QImage(str(tmp_path / f"{name}.png"))
         assert not image.isNull(), name
