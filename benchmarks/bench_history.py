@@ -29,11 +29,12 @@ def generate(data_dir: Path, meetings: int = MEETINGS) -> int:
     """Fill a fresh database; returns the id of the meeting with 50 participants."""
     from sqlalchemy import insert
 
-    from mudameter_desktop.app import Options, open_backend, prepare_paths
+    from mudameter_desktop.runtime import Options, prepare_paths
+    from mudameter_desktop.store.database import open_store, sqlite_url
     from mudameter_desktop.store.models import EngagementSample, Meeting, Participant
 
     options = Options(data_dir=data_dir)
-    backend = open_backend(options, prepare_paths(options))
+    store = open_store(sqlite_url(prepare_paths(options).database_file))
     rng = random.Random(7)  # noqa: S311 - test data
     top = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
     meeting_rows, participant_rows, sample_rows = [], [], []
@@ -81,11 +82,11 @@ def generate(data_dir: Path, meetings: int = MEETINGS) -> int:
                     "disengaged": people - speaking - engaged,
                 }
             )
-    with backend.store.engine.begin() as connection:
+    with store.engine.begin() as connection:
         connection.execute(insert(Meeting), meeting_rows)
         connection.execute(insert(Participant), participant_rows)
         connection.execute(insert(EngagementSample), sample_rows)
-    backend.close()
+    store.close()
     return big_id
 
 

@@ -76,9 +76,8 @@ def _pump(seconds: float) -> None:
 
 def _desktop(data_dir: Path, *, server: bool) -> tuple[Any, Any]:
     """The real DesktopApp on the real store; its runtime opened (server optional)."""
-    from mudameter_desktop.app import Options, prepare_paths
+    from mudameter_desktop.runtime import Options, open_runtime, prepare_paths
     from mudameter_desktop.ui.application import DesktopApp
-    from mudameter_desktop.ui.runtime import open_runtime
 
     app = _app()
     options = Options(data_dir=data_dir, port=int(os.environ.get("BENCH_PORT", "0")))
@@ -98,21 +97,9 @@ def _desktop(data_dir: Path, *, server: bool) -> tuple[Any, Any]:
 
 
 def _runtime_without_server(options: Any, paths: Any) -> Any:
-    from mudameter_desktop.api.access import RoomAccess
-    from mudameter_desktop.app import open_backend
-    from mudameter_desktop.services.meter import utc_now
-    from mudameter_desktop.ui.runtime import Runtime
+    from mudameter_desktop.runtime import open_runtime
 
-    backend = open_backend(options, paths)
-    return Runtime(
-        service=backend.service,
-        settings=backend.settings,
-        settings_file=paths.settings_file,
-        access=RoomAccess(backend.settings.room_key),
-        server=None,
-        clock=utc_now,
-        close_store=backend.close,
-    )
+    return open_runtime(options, paths, serve=False)
 
 
 def click(data_dir: Path, count: int) -> dict[str, Any]:
@@ -133,7 +120,7 @@ def click(data_dir: Path, count: int) -> dict[str, Any]:
         _pump(0.002 if number % 25 else 0.2)  # now and then the batched refresh runs
     expected = Status(actions[(count + 9) % len(actions)].data())
     # Committed: a fresh session reads the last status back.
-    detail = service.meeting_detail(desktop.controller.state.live.meeting.id)
+    detail = service.history.meeting_detail(desktop.controller.state.live.meeting.id)
     mine = [p for p in detail.participants if p.kind == "local"]
     assert mine and mine[-1].status == expected, (mine, expected)
     desktop.controller.shutdown()

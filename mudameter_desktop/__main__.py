@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mudameter_desktop import APP_NAME, __version__
-from mudameter_desktop.app import Options
+from mudameter_desktop.runtime import Options, StartupError
 
 
 def port_number(text: str) -> int:
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return app.run_headless(options) if options.headless else app.run_gui(options)
-    except app.StartupError as error:
+    except StartupError as error:
         print(error, file=sys.stderr)
         return 1
 

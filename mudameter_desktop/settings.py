@@ -30,6 +30,7 @@ class Settings:
     notify_meetings: bool = True
     nudge_disengaged: bool = False
     room_key: str = ""
+    export_folder: str = ""  # where the last export was saved ("": the documents folder)
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)

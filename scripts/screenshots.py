@@ -94,7 +94,7 @@ def seed(data_dir: Path) -> None:
 
     from mudameter_desktop.domain.statuses import Status  # noqa: PLC0415
     from mudameter_desktop.paths import resolve_paths  # noqa: PLC0415
-    from mudameter_desktop.services import MeterService  # noqa: PLC0415
+    from mudameter_desktop.services.meter import MeterService  # noqa: PLC0415
     from mudameter_desktop.settings import Settings, new_room_key, save_settings  # noqa: PLC0415
     from mudameter_desktop.store.database import open_store, sqlite_url  # noqa: PLC0415
 
@@ -108,7 +108,7 @@ def seed(data_dir: Path) -> None:
     zone = tzlocal.get_localzone()
     real_now = datetime.now(UTC)
     clock = ManualClock(real_now - timedelta(days=3))
-    service = MeterService(store.sessions, zone, clock=clock)
+    service = MeterService(store.engine, zone, clock=clock)
     rng = random.Random(7)  # the same pictures every run  # noqa: S311 - not security
     for starts, story in schedule(real_now, zone):
         clock.now = starts
@@ -134,7 +134,7 @@ def seed(data_dir: Path) -> None:
     clock.now = real_now  # every past meeting is over: these go to the one detected now
     for status in (Status.SPEAKING, Status.ENGAGED, Status.ENGAGED, Status.DISENGAGED):
         service.record_status(status)  # colleagues on their phones, in the running meeting
-    service.list_meetings(1)  # store the carried-forward minutes
+    service.history.list_meetings(1)  # store the carried-forward minutes
     store.close()
 
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.store.database import OpenedStore, open_store, sqlite_url
 
 
@@ -46,4 +46,4 @@ def store(tmp_path: Path) -> Iterator[OpenedStore]:
 
 @pytest.fixture
 def service(store: OpenedStore, clock: FakeClock) -> MeterService:
-    return MeterService(store.sessions, ZoneInfo("Europe/Berlin"), clock=clock)
+    return MeterService(store.engine, ZoneInfo("Europe/Berlin"), clock=clock)

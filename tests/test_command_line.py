@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mudameter_desktop import __version__
 from mudameter_desktop.__main__ import build_parser
+from mudameter_desktop.api import server as server_module
+from mudameter_desktop.api.server import PORT_ATTEMPTS, ServerStartError
 from mudameter_desktop.logs import setup_logging
 from mudameter_desktop.paths import resolve_paths
 from mudameter_desktop.settings import Settings, load_settings, save_settings
@@ -94,3 +103,175 @@ def test_logging_goes_to_the_rotating_file(tmp_path: Path) -> None:
         for handler in set(root.handlers) - set(before):
             root.removeHandler(handler)
             handler.close()
+
+
+# -- errors a user meets at start-up: one line, no traceback -------------------------------
+
+STARTUP_TIMEOUT = 60
+
+
+def run_cli(
+    *args: str | Path, timeout: float = STARTUP_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BIN / "mudameter-cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def one_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_a_database_url_that_is_not_one_is_refused_in_one_line(tmp_path: Path) -> None:
+    done = run_cli("--headless", "--data-dir", tmp_path, "--database-url", "foo")
+    assert done.returncode == 1
+    line = one_line(done.stderr)
+    assert "--database-url 'foo' is not a database URL" in line
+
+
+def test_an_unknown_database_is_refused_in_one_line(tmp_path: Path) -> None:
+    done = run_cli("--headless", "--data-dir", tmp_path, "--database-url", "nosuch://h/db")
+    assert done.returncode == 1
+    assert "'nosuch' is not a database this app can use" in one_line(done.stderr)
+
+
+def test_postgresql_without_its_driver_names_the_extra_to_install(tmp_path: Path) -> None:
+    url = "postgresql://user:secret@127.0.0.1:1/meter"  # port 1: nothing listens there
+    done = run_cli("--headless", "--data-dir", tmp_path, "--database-url", url)
+    assert done.returncode == 1
+    line = one_line(done.stderr)
+    if importlib.util.find_spec("psycopg") is None:
+        assert "needs the postgresql+psycopg driver (psycopg)" in line
+        assert "pip install 'mudameter-desktop[server]'" in line
+    else:  # the extra is installed: the driver is found, the server is not
+        assert line.startswith("Cannot open the database:")
+
+
+def test_the_server_extra_installs_the_postgresql_driver() -> None:
+    with (Path(__file__).parent.parent / "pyproject.toml").open("rb") as file:
+        extras = tomllib.load(file)["project"]["optional-dependencies"]
+    assert any(requirement.startswith("psycopg[binary]") for requirement in extras["server"])
+
+
+def test_the_gui_says_a_bad_database_url_in_one_line(tmp_path: Path) -> None:
+    """The tray app shows the message and keeps running; stderr gets one line, no traceback."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    command = [BIN / "mudameter", "--data-dir", tmp_path, "--database-url", "foo"]
+    with subprocess.Popen(
+        list(map(str, command)), stderr=subprocess.PIPE, text=True, env=env
+    ) as app:
+        assert app.stderr is not None
+        seen = []
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        try:
+            while time.monotonic() < deadline:
+                line = app.stderr.readline()
+                if not line:
+                    break
+                seen.append(line)
+                if "is not a database URL" in line:
+                    break
+        finally:
+            app.send_signal(signal.SIGTERM)
+            _, rest = app.communicate(timeout=30)
+    stderr = "".join(seen) + rest
+    assert "Traceback" not in stderr, stderr
+    failures = [line for line in stderr.splitlines() if "is not a database URL" in line]
+    assert failures, stderr
+    assert all(line.count("\n") == 0 for line in failures)
+
+
+def test_an_explicit_port_that_is_taken_is_refused(tmp_path: Path, taken_port: int) -> None:
+    done = run_cli("--headless", "--data-dir", tmp_path, "--port", taken_port)
+    assert done.returncode == 1
+    refusal = done.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"Cannot listen on 127.0.0.1 port {taken_port}" in refusal
+    assert "choose another --port" in refusal
+
+
+def test_the_default_port_moves_on_to_the_next_free_one(tmp_path: Path, taken_port: int) -> None:
+    paths = resolve_paths(tmp_path)
+    paths.create()
+    save_settings(paths.settings_file, Settings(port=taken_port, room_key="k" * 22))
+    command = [BIN / "mudameter-cli", "--headless", "--data-dir", tmp_path]
+    with subprocess.Popen(list(map(str, command)), stderr=subprocess.PIPE, text=True) as app:
+        assert app.stderr is not None
+        listening = ""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        try:
+            while time.monotonic() < deadline and not listening:
+                line = app.stderr.readline()
+                if not line:
+                    break
+                if "HTTP server listening on" in line:
+                    listening = line
+        finally:
+            app.send_signal(signal.SIGTERM)
+            _, rest = app.communicate(timeout=30)
+    assert app.returncode == 0, rest
+    port = int(listening.rsplit(":", 1)[1].split("/", 1)[0])
+    assert taken_port < port < taken_port + PORT_ATTEMPTS
+
+
+def test_the_port_message_and_the_readme_agree_on_how_many_ports_are_tried() -> None:
+    further = PORT_ATTEMPTS - 1
+    held: list[socket.socket] = []
+    try:
+        base = _consecutive_free_ports(PORT_ATTEMPTS)
+        for port in range(base, base + PORT_ATTEMPTS):
+            holder = socket.socket()
+            holder.bind(("127.0.0.1", port))
+            holder.listen()
+            held.append(holder)
+        with pytest.raises(ServerStartError) as refused:
+            server_module._listen("127.0.0.1", base)
+    finally:
+        for holder in held:
+            holder.close()
+    assert f"{base} and the {further} after it are taken" in str(refused.value)
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"the next free one of the {further} after it" in " ".join(readme.split())
+
+
+def _consecutive_free_ports(count: int) -> int:
+    for base in range(20_000, 60_000, 997):
+        free = True
+        for port in range(base, base + count):
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    free = False
+                    break
+        if free:
+            return base
+    raise AssertionError("no run of free ports")
+
+
+def test_the_first_start_tells_the_console_one_line_about_the_database(
+    tmp_path: Path, taken_port: int
+) -> None:
+    """Alembic's steps go to the log file; the console gets one line (then the port refusal)."""
+    done = run_cli("--headless", "--data-dir", tmp_path, "--port", taken_port)
+    lines = done.stderr.strip().splitlines()
+    assert not [line for line in lines if "alembic" in line], done.stderr
+    assert [line for line in lines if "Database created with schema" in line], done.stderr
+    assert len(lines) == 2, done.stderr
+    log = resolve_paths(tmp_path).log_file.read_text(encoding="utf-8")
+    assert "Running upgrade" in log

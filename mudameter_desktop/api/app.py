@@ -24,22 +24,31 @@ from litestar.openapi.spec import (
 
 from mudameter_desktop import APP_NAME, __version__
 from mudameter_desktop.api.access import RoomAccess
-from mudameter_desktop.api.gate import ASGIApp, Gate
+from mudameter_desktop.api.gate import ASGIApp, Caller, Gate, caller_of
 from mudameter_desktop.api.limits import RateLimiter
 from mudameter_desktop.api.routes import ROUTES
 from mudameter_desktop.api.schemas import MeetingRequest, StatusRequest, VisitRequest
 from mudameter_desktop.api.web import WebAssets
-from mudameter_desktop.services import InvalidInputError, MeterService, NotFoundError
+from mudameter_desktop.services.errors import (
+    InvalidInputError,
+    NotFoundError,
+    TooManyParticipantsError,
+)
+from mudameter_desktop.services.meter import MeterService
 
 log = logging.getLogger(__name__)
 
 # Answers the gate and the handlers can give besides the declared ones.
 GATE_ERRORS = {
     "401": "No room key (LAN clients)",
-    "403": "Wrong room key (LAN clients), or a cross-site request",
+    "403": "Wrong room key (LAN clients), a cross-site request, or a host-only action",
     "413": "Request body over 16 KiB",
     "415": "Request body is not application/json",
-    "429": "Too many requests (LAN clients); see Retry-After",
+    "421": "A host name that is not this server's (key not required)",
+    "429": (
+        "Too many requests, wrong keys or participants from one address (LAN clients); "
+        "see Retry-After"
+    ),
 }
 STRICT_BODIES = (MeetingRequest, StatusRequest, VisitRequest)  # unknown fields are a 400
 OPTIONAL_BODIES = frozenset({"createMeeting", "visit"})  # no body = the defaults
@@ -58,10 +67,12 @@ def create_app(
         dependencies={
             "service": Provide(lambda: service, use_cache=True, sync_to_thread=False),
             "assets": Provide(lambda: assets, use_cache=True, sync_to_thread=False),
+            "caller": Provide(_caller, sync_to_thread=False),
         },
         exception_handlers={
             NotFoundError: _error_handler(404),
             InvalidInputError: _error_handler(400),
+            TooManyParticipantsError: _error_handler(429),
             500: _internal_error,
         },
         openapi_config=OpenAPIConfig(
@@ -147,6 +158,11 @@ def _document_operation(path: str, operation: Operation) -> None:
     if path != "/health":
         for status, description in GATE_ERRORS.items():
             responses.setdefault(status, replace(error, description=description))
+
+
+def _caller(request: Request[Any, Any, Any]) -> Caller:
+    """Who is asking, as the gate decided (the host, or a LAN client and its address)."""
+    return caller_of(request.scope)  # type: ignore[arg-type]
 
 
 def _error_handler(status: int) -> Any:

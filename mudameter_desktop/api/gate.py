@@ -3,22 +3,34 @@
 It runs before Litestar parses anything, so a refused request costs little,
 a chunked body is cut off at the limit, and no JSON the decoder could choke
 on (too deep, not UTF-8) ever reaches it.
+
+Who is asking is decided here once and handed to the handlers in the scope
+(`caller_of`): the host (loopback, with a loopback `Host`) or a LAN client
+and its address.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import threading
+import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from mudameter_desktop.api.access import (
+    DEVICE_TOKEN_LIFETIME,
     RoomAccess,
-    is_loopback_address,
     is_loopback_host_header,
+    is_own_host_header,
 )
 from mudameter_desktop.api.limits import MAX_BODY_BYTES, RateLimiter, json_too_deep
+from mudameter_desktop.api.web import SECURITY_HEADERS
+from mudameter_desktop.hosts import is_loopback_address
 
 log = logging.getLogger(__name__)
 
@@ -27,23 +39,30 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Clock = Callable[[], float]
 
-KEY_COOKIE = "mudameter_key"
-KEY_COOKIE_MAX_AGE = 365 * 24 * 3600  # joined phones keep working for a year
-# Answered without a key: they hold no data. join.js runs on the "needs its key"
-# page: a join link followed from another site's page (webmail, a chat) arrives
-# without the SameSite=Strict cookie, which the page's own requests do carry.
-OPEN_PATHS = frozenset({"/health", "/static/join.js"})
+DEVICE_COOKIE = "mudameter_device"  # a device token, never the key itself
+JOIN_PATH = "/join"
+MAX_KEY_LENGTH = 256  # longer is no key of ours: refused before comparing
+# Answered without a key: they hold no data. join.js and the style run on the
+# "needs its key" page, which trades a join link's key for a device cookie.
+OPEN_PATHS = frozenset({"/health", "/static/join.js", "/static/style.css"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRONG_KEY_BUDGET = 60  # wrong keys per window, all addresses together
+WRONG_KEY_WINDOW = 60.0  # seconds
+REFUSAL_SUMMARY_EVERY = 60.0  # seconds between two summary lines of refusals
+MAX_COUNTED_ADDRESSES = 1000  # distinct addresses counted per summary (memory bound)
+CALLER_SCOPE_KEY = "mudameter.caller"
 
 _JOIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <title>Muda Meter</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:30em;margin:3em auto;padding:0 1em;
-line-height:1.5}}</style>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/style.css">
 <script src="/static/join.js" defer></script></head>
-<body><h1>Muda Meter</h1><p>{message}</p></body></html>
+<body><main><h1>Muda Meter</h1><p id="join-message">{message}</p></main></body></html>
 """
 _MISSING_KEY_PAGE = _JOIN_PAGE.format(
     message="This room needs its key. Ask the host for the join link, "
@@ -53,67 +72,294 @@ _WRONG_KEY_PAGE = _JOIN_PAGE.format(
     message="This room key is no longer valid. Ask the host for the new join link, "
     "or scan the QR code again."
 )
+_BUSY_PAGE = _JOIN_PAGE.format(
+    message="Too many wrong room keys were tried just now. Wait a minute, then open "
+    "the join link again."
+)
+_FOREIGN_HOST_PAGE = _JOIN_PAGE.format(
+    message="This server does not answer to that name. Open the join link the host shared."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request: the host (this machine's own user) or a LAN client."""
+
+    is_host: bool
+    address: str | None  # the LAN client's address; None for the host
+
+
+def caller_of(scope: Scope) -> Caller:
+    """The caller the gate recorded; without the gate, a LAN client (least trust)."""
+    caller = scope.get(CALLER_SCOPE_KEY)
+    if isinstance(caller, Caller):
+        return caller
+    client = scope.get("client")
+    return Caller(is_host=False, address=str(client[0]) if client else "")
+
+
+class GuessBudget:
+    """A global sliding window of wrong room keys, whatever address sent them.
+
+    The rate limit is per address; a guesser spread over many addresses is
+    slowed by this one. Once spent, no key is checked for anyone who has not
+    shown the right key before (a right key answered 200 while wrong ones get
+    429 would let guessing go on), until the window has room again.
+    """
+
+    def __init__(
+        self,
+        limit: int = WRONG_KEY_BUDGET,
+        window: float = WRONG_KEY_WINDOW,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._wrong: deque[float] = deque(maxlen=limit)
+        self._proven: dict[str, float] = {}  # address -> when it last showed the right key
+        self._lock = threading.Lock()
+
+    def retry_after(self, address: str) -> int | None:
+        """None if a key from `address` may be checked now, else the seconds to wait."""
+        now = self._clock()
+        with self._lock:
+            if address in self._proven or len(self._wrong) < self._limit:
+                return None
+            waited = now - self._wrong[0]
+            if waited >= self._window:
+                return None
+            return max(1, math.ceil(self._window - waited))
+
+    def wrong(self) -> None:
+        with self._lock:
+            self._wrong.append(self._clock())
+
+    def right(self, address: str) -> None:
+        with self._lock:
+            self._proven[address] = self._clock()
+            if len(self._proven) > 4 * self._limit:  # bounded: forget the oldest half
+                keep = sorted(self._proven.items(), key=lambda item: item[1])[2 * self._limit :]
+                self._proven = dict(keep)
+
+
+class RefusalLog:
+    """Refusals in summary: the first of a period on its own line, then one line of counts.
+
+    A guesser's thousands of refusals must not rotate the log away (nor fill
+    the disk); the first line says at once that someone is being refused.
+    """
+
+    def __init__(self, every: float = REFUSAL_SUMMARY_EVERY, clock: Clock = time.monotonic):
+        self._every = every
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._period_end: float | None = None
+        self._reasons: Counter[str] = Counter()
+        self._addresses: set[str] = set()
+
+    def refused(self, method: str, path: str, address: str, reason: str) -> None:
+        now = self._clock()
+        with self._lock:
+            self._flush(now)
+            if self._period_end is None:
+                self._period_end = now + self._every
+                log.info(
+                    "Refused %s %s from %s: %s (further refusals are counted and summarised)",
+                    method,
+                    path[:80],
+                    address or "?",
+                    reason,
+                )
+                return
+            self._reasons[reason] += 1
+            if len(self._addresses) < MAX_COUNTED_ADDRESSES:
+                self._addresses.add(address)
+
+    def flush_due(self) -> None:
+        """Write the summary of a period that has ended (called on every request)."""
+        if self._period_end is None or self._clock() < self._period_end:
+            return
+        with self._lock:
+            self._flush(self._clock())
+
+    def _flush(self, now: float) -> None:
+        if self._period_end is None or now < self._period_end:
+            return
+        if self._reasons:
+            counts = ", ".join(f"{reason}: {n}" for reason, n in self._reasons.most_common())
+            log.info(
+                "Refused %d more requests from %d addresses in the last %d s: %s",
+                sum(self._reasons.values()),
+                len(self._addresses),
+                round(self._every),
+                counts,
+            )
+        self._period_end = None
+        self._reasons.clear()
+        self._addresses.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    status: int
+    reason: str
+    page: str
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 class Gate:
     """Wraps an ASGI app with the LAN rules of the room and the request limits."""
 
     def __init__(
-        self, app: ASGIApp, access: RoomAccess, limiter: RateLimiter | None = None
+        self,
+        app: ASGIApp,
+        access: RoomAccess,
+        limiter: RateLimiter | None = None,
+        budget: GuessBudget | None = None,
+        refusals: RefusalLog | None = None,
     ) -> None:
         self._app = app
         self._access = access
         self._limiter = limiter or RateLimiter()
+        self._budget = budget or GuessBudget()
+        self._refusals = refusals or RefusalLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        send = _secured(send)
+        self._refusals.flush_due()
         headers = _headers(scope)
         client = scope.get("client")
-        address = client[0] if client else ""
-        if not (is_loopback_address(address) and is_loopback_host_header(headers.get("host"))):
+        address = str(client[0]) if client else ""
+        is_host = is_loopback_address(address) and is_loopback_host_header(headers.get("host"))
+        scope[CALLER_SCOPE_KEY] = Caller(is_host, None if is_host else address)
+        cookie: str | None = None
+        if not is_host:
             retry_after = self._limiter.retry_after(address)
             if retry_after is not None:
-                await _send_json(
-                    send, 429, "Too many requests", [(b"retry-after", str(retry_after).encode())]
-                )
+                refusal = _Refusal(429, "too many requests", _BUSY_PAGE, _retry(retry_after))
+                await self._refuse(scope, send, address, refusal)
                 return
-            if not await self._admit(scope, headers, send):
+            admitted = self._admit(scope, headers, address)
+            if isinstance(admitted, _Refusal):
+                await self._refuse(scope, send, address, admitted)
                 return
+            cookie = admitted
         if scope["method"] not in SAFE_METHODS and _cross_site(headers):
             # A page from another site in this machine's browser (no key needed on
             # loopback) must not click for the user: browsers always send Origin.
-            await _send_json(send, 403, "Cross-site request refused")
+            refusal = _Refusal(403, "cross-site request", "")
+            await self._refuse(scope, send, address, refusal, is_page=False)
             return
         body = await _read_body(headers, receive, send)
         if body is None:
             return
-        await self._app(scope, _replay(body, receive), send)
+        if scope["path"] == JOIN_PATH and scope["method"] == "POST":
+            await self._join(scope, headers, body, address, send)
+            return
+        extra = [(b"set-cookie", _device_cookie(cookie))] if cookie else []
+        await self._app(scope, _replay(body, receive), _with_headers(send, extra))
 
-    async def _admit(self, scope: Scope, headers: dict[str, str], send: Send) -> bool:
-        """Apply the room key to a LAN request; False once a refusal was sent."""
-        path = scope["path"]
-        if path in OPEN_PATHS or not self._access.require_key:
-            return True
-        is_page = path == "/" and scope["method"] in {"GET", "HEAD"}
+    def _admit(self, scope: Scope, headers: dict[str, str], address: str) -> _Refusal | str | None:
+        """A LAN request's fate: a refusal, or admitted (with a device token to set, or None)."""
+        path, method = scope["path"], scope["method"]
+        if path in OPEN_PATHS or (path == JOIN_PATH and method == "POST"):
+            return None
+        if not self._access.require_key:
+            if is_own_host_header(headers.get("host")):
+                return None
+            # DNS rebinding: a page of a domain pointed at this machine could read it all.
+            return _Refusal(421, "unknown host name", _FOREIGN_HOST_PAGE)
+        return self._admit_with_key(scope, headers, address)
+
+    def _admit_with_key(
+        self, scope: Scope, headers: dict[str, str], address: str
+    ) -> _Refusal | str | None:
+        """A device token, a Bearer key, or (on the page) an old `/?key=` link."""
+        path, method = scope["path"], scope["method"]
+        token = _cookie(headers, DEVICE_COOKIE)
+        expiry = self._access.token_expiry(token) if token else None
+        if expiry is not None:
+            # Past half its life a token is renewed: a phone in use is never locked out.
+            return self._access.issue_token() if self._access.wants_renewal(expiry) else None
+        is_page = path == "/" and method in {"GET", "HEAD"}
         query_key = _query_key(scope) if is_page else None
-        given = query_key or _bearer_key(headers) or _cookie_key(headers)
+        given = query_key or _bearer_key(headers)
         if given is None:
-            reason, status, page = "missing room key", 401, _MISSING_KEY_PAGE
-        elif not self._access.accepts(given):
-            reason, status, page = "wrong room key", 403, _WRONG_KEY_PAGE
-        elif query_key is not None:
-            await _send_joined(send, query_key)
-            return False
+            if token:  # a token of an earlier key, or expired
+                return _Refusal(403, "device token no longer valid", _WRONG_KEY_PAGE)
+            return _Refusal(401, "missing room key", _MISSING_KEY_PAGE)
+        refusal = self._check_key(given, address)
+        if refusal is not None:
+            return refusal
+        # An old `/?key=` link: the page trades the key at once and drops it from the address.
+        return self._access.issue_token() if query_key is not None else None
+
+    def _check_key(self, given: str, address: str) -> _Refusal | None:
+        retry_after = self._budget.retry_after(address)
+        if retry_after is not None:
+            return _Refusal(429, "too many wrong room keys", _BUSY_PAGE, _retry(retry_after))
+        if len(given) <= MAX_KEY_LENGTH and self._access.accepts(given):
+            self._budget.right(address)
+            return None
+        self._budget.wrong()
+        return _Refusal(403, "wrong room key", _WRONG_KEY_PAGE)
+
+    async def _join(
+        self, scope: Scope, headers: dict[str, str], body: bytes, address: str, send: Send
+    ) -> None:
+        """`POST /join`: trade the room key (body `{"key"}` or Bearer) for a device cookie."""
+        given = _bearer_key(headers)
+        if given is None and body:
+            try:
+                document = json.loads(body)
+            except ValueError:
+                document = None
+            value = document.get("key") if isinstance(document, dict) else None
+            given = value if isinstance(value, str) and value else None
+        if given is None:
+            refusal = _Refusal(401, "missing room key", "")
+            await self._refuse(scope, send, address, refusal, is_page=False)
+            return
+        failed = self._check_key(given, address)
+        if failed is not None:
+            await self._refuse(scope, send, address, failed, is_page=False)
+            return
+        cookie = _device_cookie(self._access.issue_token())
+        answer = json.dumps({"joined": True, "expires_in": DEVICE_TOKEN_LIFETIME}).encode()
+        await _send(send, 200, answer, b"application/json", [(b"set-cookie", cookie)])
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        send: Send,
+        address: str,
+        refusal: _Refusal,
+        is_page: bool | None = None,
+    ) -> None:
+        self._refusals.refused(scope["method"], scope["path"], address, refusal.reason)
+        if is_page is None:
+            is_page = scope["path"] == "/" and scope["method"] in {"GET", "HEAD"}
+        if is_page and refusal.page:
+            page = refusal.page.encode()
+            await _send(send, refusal.status, page, b"text/html; charset=utf-8", refusal.headers)
         else:
-            return True
-        log.info("Refused %s %s from %s: %s", scope["method"], path, scope.get("client"), reason)
-        if is_page:
-            await _send(send, status, page.encode(), b"text/html; charset=utf-8")
-        else:
-            await _send_json(send, status, reason.capitalize())
-        return False
+            detail = refusal.reason[:1].upper() + refusal.reason[1:]
+            await _send_json(send, refusal.status, detail, refusal.headers)
+
+
+def _retry(seconds: int) -> tuple[tuple[bytes, bytes], ...]:
+    return ((b"retry-after", str(seconds).encode()),)
+
+
+def _device_cookie(token: str) -> bytes:
+    return (
+        f"{DEVICE_COOKIE}={token}; Max-Age={DEVICE_TOKEN_LIFETIME}; "
+        "Path=/; HttpOnly; SameSite=Strict"
+    ).encode("ascii")
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -148,11 +394,11 @@ def _bearer_key(headers: dict[str, str]) -> str | None:
     return credentials.strip() or None
 
 
-def _cookie_key(headers: dict[str, str]) -> str | None:
+def _cookie(headers: dict[str, str], name: str) -> str | None:
     for part in headers.get("cookie", "").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == KEY_COOKIE and value:
-            return unquote(value)
+        key, _, value = part.strip().partition("=")
+        if key == name and value:
+            return value
     return None
 
 
@@ -217,23 +463,39 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_joined(send: Send, key: str) -> None:
-    """Keep the key in a cookie and drop it from the address bar."""
-    cookie = (
-        f"{KEY_COOKIE}={quote(key, safe='')}; Max-Age={KEY_COOKIE_MAX_AGE}; "
-        "Path=/; HttpOnly; SameSite=Strict"
-    )
-    await _send(
-        send,
-        303,
-        b"",
-        b"text/plain; charset=utf-8",
-        [(b"location", b"/"), (b"set-cookie", cookie.encode("latin-1"))],
-    )
+def _secured(send: Send) -> Send:
+    """Every answer, the gate's refusals and Litestar's errors included, carries the
+    page's security headers (CSP with `frame-ancestors 'none'`, nosniff, no referrer)."""
+    wanted = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+
+    async def secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = {bytes(name).lower() for name, _ in message.get("headers", [])}
+            missing = [(name, value) for name, value in wanted if name not in present]
+            if missing:
+                message = {**message, "headers": [*message.get("headers", []), *missing]}
+        await send(message)
+
+    return secured
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    if not extra:
+        return send
+
+    async def with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return with_headers
 
 
 async def _send_json(
-    send: Send, status: int, detail: str, extra_headers: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    detail: str,
+    extra_headers: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]] = (),
 ) -> None:
     body = json.dumps({"status_code": status, "detail": detail}).encode()
     await _send(send, status, body, b"application/json", extra_headers)
@@ -244,12 +506,12 @@ async def _send(
     status: int,
     body: bytes,
     content_type: bytes,
-    extra_headers: list[tuple[bytes, bytes]] | None = None,
+    extra_headers: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]] = (),
 ) -> None:
     headers = [
         (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
-        *(extra_headers or []),
+        *extra_headers,
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -1,4 +1,5 @@
-"""Request limits checked before the app sees a request: rate and JSON nesting."""
+"""Request limits: rate and JSON nesting (checked by the gate), and what a connection
+may hold of the server before its request is whole (checked by the protocol)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 RATE_LIMIT = 600  # requests per window per client address
 RATE_WINDOW = 60.0  # seconds
@@ -80,3 +82,49 @@ def json_too_deep(body: bytes | bytearray, limit: int = MAX_JSON_DEPTH) -> bool:
         elif byte in _CLOSERS:
             depth -= 1
     return False
+
+
+MAX_HEAD_BYTES = 16_384  # request line + headers; a browser's are about 1-2 KiB
+REQUEST_DEADLINE_S = 10.0  # a request head, or a body, from its first byte to its last
+CONNECTIONS_PER_ADDRESS = 32  # a browser opens about six; more is someone hoarding them
+CONNECTIONS_FROM_LAN = 256  # all other machines together
+CONNECTIONS_FROM_LOOPBACK = 64  # this machine's own clients: a budget of their own
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one client, and all of them, may hold of the server before a request is whole.
+
+    Loopback clients have their own budget, so the machine's own user is still
+    served while the LAN budget is spent.
+    """
+
+    max_head_bytes: int = MAX_HEAD_BYTES
+    deadline_s: float = REQUEST_DEADLINE_S
+    per_address: int = CONNECTIONS_PER_ADDRESS
+    from_lan: int = CONNECTIONS_FROM_LAN
+    from_loopback: int = CONNECTIONS_FROM_LOOPBACK
+
+
+def raise_open_file_limit() -> tuple[int, int] | None:
+    """Raise the soft limit on open files to the hard one; the (soft, hard) now, or None.
+
+    Every connection holds a file descriptor; Linux's soft default (1 024)
+    and macOS's (256) are far below what the hard limit allows.
+    """
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+    except ImportError:  # Windows: no such limit to raise
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    unlimited = resource.RLIM_INFINITY
+    # macOS refuses an unlimited soft limit (and anything above its OPEN_MAX).
+    for target in (65_536, 10_240) if hard == unlimited else (hard,):
+        if soft == unlimited or soft >= target:
+            break
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError):
+            continue
+        break
+    return resource.getrlimit(resource.RLIMIT_NOFILE)

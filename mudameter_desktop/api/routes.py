@@ -7,12 +7,14 @@ from typing import Annotated
 
 from litestar import Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from mudameter_desktop import __version__
+from mudameter_desktop.api.gate import Caller
 from mudameter_desktop.api.schemas import (
     Health,
+    MeetingDetail,
     MeetingRequest,
     StatusRequest,
     VisitRequest,
@@ -20,11 +22,11 @@ from mudameter_desktop.api.schemas import (
 )
 from mudameter_desktop.api.web import WebAssets
 from mudameter_desktop.domain.meetings import MEETING_LENGTH, MINUTE
-from mudameter_desktop.services import (
-    MeetingDetail,
+from mudameter_desktop.domain.statuses import ParticipantKind
+from mudameter_desktop.services.meter import MeterService
+from mudameter_desktop.services.views import (
     MeetingPage,
     MeetingView,
-    MeterService,
     StatusRecorded,
     Visit,
 )
@@ -40,7 +42,7 @@ def list_meetings(
     page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="1-based, 20 a page")] = 1,
 ) -> MeetingPage:
     """Meetings newest first, 20 a page."""
-    return service.list_meetings(page)
+    return service.history.list_meetings(page)
 
 
 @post(
@@ -50,11 +52,19 @@ def list_meetings(
     summary="Detect or start a meeting",
 )
 def create_meeting(
-    service: NamedDependency[MeterService], data: JSONBody[MeetingRequest | None] = None
+    service: NamedDependency[MeterService],
+    caller: NamedDependency[Caller],
+    data: JSONBody[MeetingRequest | None] = None,
 ) -> Response[MeetingView]:
-    """The meeting detected at `at` (200 if it existed, 201 if new), or start one (201)."""
+    """The meeting detected at `at` (200 if it existed, 201 if new), or start one (201).
+
+    An explicit start (`starts_at`) is the host's: it ends the running meeting
+    and sends everyone's clicks to the new one, so a LAN client gets a 403.
+    """
     request = data or MeetingRequest()
     if request.starts_at is not None:
+        if not caller.is_host:
+            raise PermissionDeniedException("Only the host can start a meeting")
         meeting = service.start_meeting(
             parse_time(request.starts_at),
             request.title,
@@ -73,12 +83,14 @@ def create_meeting(
 )
 def meeting_detail(
     service: NamedDependency[MeterService],
+    caller: NamedDependency[Caller],
     meeting_id: Annotated[
         str, PathParameter(description="a positive integer", pattern="^[0-9]*[1-9][0-9]*$")
     ],
 ) -> MeetingDetail:
-    """One meeting with its participants and per-minute samples."""
-    return service.meeting_detail(_meeting_id(meeting_id))
+    """One meeting with its participants (by handle), per-minute samples and the room now."""
+    detail = service.history.meeting_detail(_meeting_id(meeting_id))
+    return MeetingDetail.for_reader(detail, caller.is_host)
 
 
 # The click handlers run on the event loop, not in a worker thread: the
@@ -92,10 +104,14 @@ def meeting_detail(
     summary="Record a status",
 )
 def record_status(
-    service: NamedDependency[MeterService], data: JSONBody[StatusRequest]
+    service: NamedDependency[MeterService],
+    caller: NamedDependency[Caller],
+    data: JSONBody[StatusRequest],
 ) -> StatusRecorded:
-    """Record a status for the meeting detected now."""
-    return service.record_status(data.status, data.participant_id)
+    """Record a status for the meeting detected now (never as the person at the tray)."""
+    return service.record_status(
+        data.status, data.participant_id, kind=ParticipantKind.LAN, client=caller.address
+    )
 
 
 @post(
@@ -106,10 +122,13 @@ def record_status(
     summary="Join the current meeting",
 )
 def visit(
-    service: NamedDependency[MeterService], data: JSONBody[VisitRequest | None] = None
+    service: NamedDependency[MeterService],
+    caller: NamedDependency[Caller],
+    data: JSONBody[VisitRequest | None] = None,
 ) -> Visit:
     """Ensure the current meeting and a live participant in it."""
-    return service.visit((data or VisitRequest()).participant_id)
+    participant_id = (data or VisitRequest()).participant_id
+    return service.visit(participant_id, kind=ParticipantKind.LAN, client=caller.address)
 
 
 @get("/health", sync_to_thread=False, operation_id="health", summary="Health check")

@@ -7,13 +7,15 @@ API wants an ISO 8601 time with an explicit offset.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
 
 from mudameter_desktop.domain.meetings import MAX_DURATION_MINUTES, MAX_TITLE_LENGTH
-from mudameter_desktop.domain.statuses import Status
+from mudameter_desktop.domain.statuses import Counts, Status
+from mudameter_desktop.services import views
 from mudameter_desktop.services.meter import MAX_PARTICIPANT_ID_LENGTH
 
 MAX_YEAR = 9998  # later years overflow hour rounding and meeting lengths
@@ -82,3 +84,52 @@ class VisitRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class Health(msgspec.Struct):
     status: str
     version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """A participant as a reader sees them: by handle, never by the secret id.
+
+    For a LAN reader only `handle` and `status` are filled (SPEC §3 Anonymity):
+    nobody can pick out the host or time a colleague's tap.
+    """
+
+    handle: str
+    kind: str | None
+    created_at: datetime | None
+    expires_at: datetime | None
+    status: Status | None
+    status_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingDetail(views.MeetingSummary):
+    participants: list[Participant]
+    engagement_samples: list[views.Sample]
+    room: Counts  # room now: each live participant once, under their current status
+
+    @classmethod
+    def for_reader(cls, detail: views.MeetingDetail, is_host: bool) -> MeetingDetail:
+        """The detail as the host sees it (everything) or a LAN reader (handles, statuses)."""
+        if is_host:
+            people = [
+                Participant(p.handle, p.kind, p.created_at, p.expires_at, p.status, p.status_at)
+                for p in detail.participants
+            ]
+        else:  # in handle order: the order of arrival would point at the host
+            people = [
+                Participant(p.handle, None, None, None, p.status, None)
+                for p in sorted(detail.participants, key=lambda p: p.handle)
+            ]
+        return cls(
+            detail.id,
+            detail.title,
+            detail.starts_at,
+            detail.ends_at,
+            detail.participant_count,
+            detail.totals,
+            detail.muda,
+            people,
+            detail.engagement_samples,
+            detail.room,
+        )

@@ -15,21 +15,20 @@ import threading
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from mudameter_desktop.api.access import RoomAccess, is_loopback_address
+from mudameter_desktop.api.access import RoomAccess
+from mudameter_desktop.api.limits import ConnectionLimits, raise_open_file_limit
+from mudameter_desktop.hosts import LOOPBACK, WILDCARD_HOSTS, is_loopback_address
 from mudameter_desktop.settings import DEFAULT_PORT
 
 if TYPE_CHECKING:
     from mudameter_desktop.api.gate import ASGIApp
-    from mudameter_desktop.api.runner import ReadyServer
-    from mudameter_desktop.services import MeterService
+    from mudameter_desktop.api.runner import HttpParser, ReadyServer
+    from mudameter_desktop.services.meter import MeterService
 
 log = logging.getLogger(__name__)
 
-PORT_ATTEMPTS = 20  # the preferred port and the next 19
+PORT_ATTEMPTS = 20  # a default port and the next 19 (an explicit port: that one only)
 STOP_GRACE = 0.4  # seconds for open requests to finish before they are cut
-# Sharing on the LAN binds all interfaces: the user's choice, guarded by the room key.
-ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # nosec B104
-WILDCARD_HOSTS = frozenset({"", ALL_INTERFACES, "::"})
 _PROBE_ADDRESS = ("192.0.2.1", 9)  # TEST-NET-1: a UDP connect() to it sends nothing
 
 
@@ -38,19 +37,27 @@ class ServerStartError(Exception):
 
 
 class ServerThread:
-    """The app's HTTP server on `host`, on `port` or the next free one."""
+    """The app's HTTP server on `host`, on `port` or (unless `exact_port`) the next free one."""
 
     def __init__(
         self,
         service: MeterService,
         access: RoomAccess,
-        host: str = "127.0.0.1",
+        host: str = LOOPBACK,
         port: int = DEFAULT_PORT,
+        exact_port: bool = False,
+        *,
+        limits: ConnectionLimits | None = None,
+        http_parser: HttpParser = "auto",
     ) -> None:
+        """`limits` and `http_parser` exist for tests (shorter deadlines, the other parser)."""
         self._service = service
+        self._limits = limits or ConnectionLimits()
+        self._http_parser: HttpParser = http_parser
         self._access = access
         self._host = host
         self._port = port
+        self._exact_port = exact_port
         self._app: ASGIApp | None = None
         self._server: ReadyServer | None = None
         self._thread: threading.Thread | None = None
@@ -72,7 +79,7 @@ class ServerThread:
     @property
     def local_url(self) -> str:
         """The address to open on this machine."""
-        host = "127.0.0.1" if self._host in WILDCARD_HOSTS else self._host
+        host = LOOPBACK if self._host in WILDCARD_HOSTS else self._host
         return f"http://{_url_host(host)}:{self._port}/"
 
     def join_url(self) -> str:
@@ -114,9 +121,10 @@ class ServerThread:
     def _start(self, timeout: float = 10.0) -> None:
         from mudameter_desktop.api.runner import ReadyServer  # noqa: PLC0415 - lazy stack
 
-        listener = _listen(self._host, self._port)
+        listener = _listen(self._host, self._port, self._exact_port)
         ready = threading.Event()
-        server = ReadyServer(self._asgi_app(), ready)
+        raise_open_file_limit()  # every connection is a file descriptor
+        server = ReadyServer(self._asgi_app(), ready, self._limits, self._http_parser)
         thread = threading.Thread(
             target=_serve, args=(server, listener, ready), name="mudameter-http", daemon=True
         )
@@ -171,9 +179,9 @@ def _serve(server: ReadyServer, listener: socket.socket, ready: threading.Event)
         listener.close()
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket on `port`, or the next free one of `PORT_ATTEMPTS`."""
-    ports = [0] if port == 0 else range(port, min(port + PORT_ATTEMPTS, 65536))
+def _listen(host: str, port: int, exact: bool = False) -> socket.socket:
+    """A listening socket on `port`, or (unless `exact`) the next free one of `PORT_ATTEMPTS`."""
+    ports = [port] if port == 0 or exact else range(port, min(port + PORT_ATTEMPTS, 65536))
     last_error: OSError | None = None
     for candidate in ports:
         try:
@@ -182,8 +190,14 @@ def _listen(host: str, port: int) -> socket.socket:
             raise ServerStartError(f"Cannot listen on {host!r}: {error}") from error
         except OSError as error:
             last_error = error
+    reason = (last_error.strerror if last_error else None) or last_error
+    if len(ports) == 1:
+        raise ServerStartError(
+            f"Cannot listen on {host} port {port} ({reason}); choose another --port, "
+            f"or leave --port out to use the first free one from {DEFAULT_PORT}."
+        ) from last_error
     raise ServerStartError(
-        f"No free port on {host} from {port} to {ports[-1]}: {last_error}"
+        f"No free port on {host}: {port} and the {len(ports) - 1} after it are taken ({reason})."
     ) from last_error
 
 

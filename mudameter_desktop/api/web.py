@@ -14,15 +14,18 @@ WEB_FILES = {
     "join.js": "text/javascript",
     "style.css": "text/css",
 }
-# Everything the page needs comes from this server; no inline script runs.
-PAGE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "X-Content-Type-Options": "nosniff",
+# Everything the page needs comes from this server; no inline script runs; no
+# other site may frame it. The gate adds these to every answer (errors included).
+SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
     ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+PAGE_HEADERS = {"Cache-Control": "no-cache", **SECURITY_HEADERS}
 
 
 class WebAssets:

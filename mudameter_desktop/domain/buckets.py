@@ -13,7 +13,7 @@ test keeps the two equal.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -84,6 +84,31 @@ class RoomTally:
         self._open_minute: datetime | None = None
         self._pairs: set[tuple[str, Status]] = set()  # held in the open minute
         self._changed: dict[datetime, Counts] = {}
+        self._buckets: dict[datetime, Counts] = {}  # every minute opened so far
+
+    def room_now(self, now: datetime) -> Counts:
+        """Room now: each live participant once, under the status they hold now.
+
+        Before the start that is who will carry into the first minute; after
+        the end the room is empty.
+        """
+        if now >= self.ends_at:
+            return Counts()
+        return Counts.of([s for p, s in self._holdings.items() if self._expires[p] > now])
+
+    def status_at(self, participant_id: str, now: datetime) -> Status | None:
+        """The participant's status if it still holds at `now` in this meeting."""
+        alive = self._expires.get(participant_id, now) > now and now < self.ends_at
+        return self._holdings.get(participant_id) if alive else None
+
+    def totals(self) -> Counts:
+        """The meeting's participant-minutes over the minutes opened so far."""
+        return sum(self._buckets.values(), Counts())
+
+    def recent(self, before: datetime, count: int) -> tuple[Counts, ...]:
+        """The buckets of the last `count` minutes that ended by `before`, oldest first."""
+        minutes = sorted(minute for minute in self._buckets if minute + MINUTE <= before)
+        return tuple(self._buckets[minute] for minute in minutes[-count:])
 
     def status_of(self, participant_id: str) -> Status | None:
         return self._holdings.get(participant_id)
@@ -128,17 +153,32 @@ class RoomTally:
                 # Replaced at the minute's first instant: the carried status was not held in it.
                 self._pairs.discard((participant_id, previous))
             self._pairs.add((participant_id, status))
-            self._changed[self._open_minute] = self._count()
+            self._record(self._open_minute)
 
     def touch(self, participant_id: str, expires_at: datetime) -> None:
-        """A visit: the participant lives longer, their status holds longer."""
+        """A visit renews the participant (their status holds longer); leaving ends it.
+
+        Leaving at `at` (expiry set to that instant) keeps the status in the
+        minutes up to `at` and carries it into no later one.
+        """
         self._expires[participant_id] = expires_at
 
     def end(self, at: datetime) -> None:
-        """End the meeting at `at` (never before its start)."""
+        """End the meeting now, at `at` (never before its start)."""
         self.advance(at)
+        self.cut(at)
+
+    def cut(self, at: datetime) -> None:
+        """Move the end to `at` if earlier, dropping the minutes from there on.
+
+        Unlike `end`, it opens no minute: `at` may lie in the past (an explicit
+        start at the current minute's first instant) or in the future.
+        """
         self.ends_at = max(min(self.ends_at, at), self.starts_at)
         self._changed = {m: c for m, c in self._changed.items() if m < self.ends_at}
+        self._buckets = {m: c for m, c in self._buckets.items() if m < self.ends_at}
+        if self._open_minute is not None and self._open_minute >= self.ends_at:
+            self._pairs = set()
 
     def has_changes(self) -> bool:
         return bool(self._changed)
@@ -154,7 +194,18 @@ class RoomTally:
             for participant, status in self._holdings.items()
             if self._expires[participant] > minute
         }
-        self._changed[minute] = self._count()
+        self._record(minute)
+
+    def _record(self, minute: datetime) -> None:
+        counts = Counts.of([status for _, status in self._pairs])
+        self._changed[minute] = counts
+        self._buckets[minute] = counts
 
     def _count(self) -> Counts:
         return Counts.of([status for _, status in self._pairs])
+
+
+def room_disengaged_for(recent: Sequence[Counts], minutes: int) -> bool:
+    """Whether more than half the room was disengaged in each of the last `minutes`."""
+    window = recent[-minutes:]
+    return len(window) == minutes and all(c.total and 2 * c.disengaged > c.total for c in window)

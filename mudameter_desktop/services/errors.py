@@ -7,3 +7,7 @@ class NotFoundError(LookupError):
 
 class InvalidInputError(ValueError):
     """An argument breaks a domain rule (title length, duration, time range)."""
+
+
+class TooManyParticipantsError(RuntimeError):
+    """One client address already holds the most live participants a meeting allows."""

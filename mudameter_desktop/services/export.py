@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import UTC, datetime
-from typing import Any
+
+import msgspec
 
 from mudameter_desktop.services.views import MeetingDetail
 
@@ -14,51 +14,14 @@ CSV_COLUMNS = ("meeting_id", "title", "minute", "speaking", "engaged", "disengag
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def iso(moment: datetime | None) -> str | None:
+def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a `Z`, as the HTTP API writes times."""
-    if moment is None:
-        return None
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def meeting_to_dict(detail: MeetingDetail) -> dict[str, Any]:
-    return {
-        "id": detail.id,
-        "title": detail.title,
-        "starts_at": iso(detail.starts_at),
-        "ends_at": iso(detail.ends_at),
-        "participant_count": detail.participant_count,
-        "totals": {
-            "speaking": detail.totals.speaking,
-            "engaged": detail.totals.engaged,
-            "disengaged": detail.totals.disengaged,
-        },
-        "muda": detail.muda,
-        "participants": [
-            {
-                "id": participant.id,
-                "kind": participant.kind,
-                "created_at": iso(participant.created_at),
-                "expires_at": iso(participant.expires_at),
-                "status": participant.status.value if participant.status else None,
-                "status_at": iso(participant.status_at),
-            }
-            for participant in detail.participants
-        ],
-        "engagement_samples": [
-            {
-                "minute": iso(sample.minute),
-                "speaking": sample.speaking,
-                "engaged": sample.engaged,
-                "disengaged": sample.disengaged,
-            }
-            for sample in detail.engagement_samples
-        ],
-    }
-
-
 def meeting_to_json(detail: MeetingDetail) -> str:
-    return json.dumps(meeting_to_dict(detail), indent=2, ensure_ascii=False) + "\n"
+    """The meeting exactly as `GET /meetings/{id}` serialises it (msgspec, as Litestar)."""
+    return msgspec.json.format(msgspec.json.encode(detail), indent=2).decode() + "\n"
 
 
 def meeting_to_csv(detail: MeetingDetail) -> str:

@@ -1,25 +1,24 @@
-"""The meter's use cases: detect and start meetings, visits, statuses, history.
+"""The meter's write side: detect and start meetings, visits, statuses, the live view.
 
 Writes are serialised in-process by one lock, so they never wait on SQLite's
 busy-timeout back-off. Reads run without the lock (WAL lets them run beside a
 write). The hot path of a click keeps what it needs in memory — the current
 meeting, its live participants, and each open meeting's `RoomTally` — so a
-click costs one short transaction of three or four Core statements.
+click costs one short transaction of three or four Core statements. Reads
+of the history are `services.history`'s, which settles through this service.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from mudameter_desktop.domain.buckets import RoomTally
 from mudameter_desktop.domain.meetings import (
@@ -36,23 +35,20 @@ from mudameter_desktop.domain.meetings import (
     plan_explicit,
     require_aware,
 )
+from mudameter_desktop.domain.participants import MAX_LIVE_PER_ADDRESS, handle_of
 from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
 from mudameter_desktop.services.changes import ChangeHub, ChangeKind, MeetingChange
-from mudameter_desktop.services.errors import InvalidInputError, NotFoundError
-from mudameter_desktop.services.views import (
-    MeetingDetail,
-    MeetingPage,
-    MeetingSummary,
-    MeetingView,
-    ParticipantView,
-    Sample,
-    StatusRecorded,
-    Visit,
+from mudameter_desktop.services.errors import (
+    InvalidInputError,
+    NotFoundError,
+    TooManyParticipantsError,
 )
+from mudameter_desktop.services.history import MeetingHistory
+from mudameter_desktop.services.views import LiveView, MeetingView, Sample, StatusRecorded, Visit
 from mudameter_desktop.store import statements
 from mudameter_desktop.store.models import EngagementSample, Meeting, Participant, StatusChange
 
-PAGE_SIZE = 20
+RECENT_MINUTES = 5  # complete minutes the live view carries (the nudge's window)
 MAX_PARTICIPANT_ID_LENGTH = 64  # longer ids are refused by the API
 _TICK = timedelta(microseconds=1)
 _HALF_HOUR = timedelta(minutes=30)
@@ -77,19 +73,19 @@ class _Live:
     """What the hot path needs of a participant."""
 
     meeting_id: int
+    kind: ParticipantKind
     expires_at: datetime
 
 
 class MeterService:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         zone: tzinfo,
         clock: Clock = utc_now,
         changes: ChangeHub | None = None,
     ) -> None:
-        self._sessions = sessions
-        self._engine: Engine = sessions.kw["bind"]
+        self._engine = engine
         self.zone = zone
         self._clock = clock
         self.changes = changes or ChangeHub()
@@ -106,6 +102,7 @@ class MeterService:
         # for the write lock: the UI reads beside a stream of LAN clicks.
         self._settled_until: datetime | None = None
         self._pending: list[MeetingChange] = []  # published after the transaction commits
+        self.history = MeetingHistory(engine, self.settle, clock)
 
     # -- meetings ---------------------------------------------------------
 
@@ -123,35 +120,45 @@ class MeterService:
         title: str | None = None,
         duration_minutes: int = 60,
     ) -> MeetingView:
-        """An explicit meeting at that exact minute (default now)."""
+        """An explicit meeting at that exact minute (default now).
+
+        Explicit meetings never overlap: one running at its start ends there,
+        and it ends where the next explicit meeting after it starts.
+        """
         _check_title(title)
         with self._writing() as (connection, now):
             try:
                 plan = plan_explicit(starts_at or now, self.zone, title, duration_minutes)
             except (ValueError, OverflowError) as error:
                 raise InvalidInputError(str(error)) from error
+            overlapped = connection.execute(
+                select(Meeting.id).where(
+                    Meeting.slot_start.is_(None),
+                    Meeting.starts_at <= plan.starts_at,
+                    Meeting.ends_at > plan.starts_at,
+                )
+            ).scalars()
+            for meeting_id in list(overlapped):
+                self._cut(connection, meeting_id, plan.starts_at, now)
+            next_start = connection.scalar(
+                select(func.min(Meeting.starts_at)).where(
+                    Meeting.slot_start.is_(None),
+                    Meeting.starts_at > plan.starts_at,
+                    Meeting.starts_at < plan.ends_at,
+                )
+            )
+            if next_start is not None:
+                plan = replace(plan, ends_at=next_start)
             return self._create(connection, plan, now)
 
     def end_meeting(self) -> MeetingView:
-        """End the meeting running now (never before its own start)."""
+        """End the meeting running now; NotFoundError when none is."""
         with self._writing() as (connection, now):
-            meeting = self._current_meeting(connection, now)
-            tally = self._tally(connection, meeting.id)
-            tally.end(now)
-            self._settled_until = None  # it is marked complete by the next settle
-            connection.execute(
-                update(Meeting).where(Meeting.id == meeting.id).values(ends_at=tally.ends_at)
-            )
-            connection.execute(
-                delete(EngagementSample).where(
-                    EngagementSample.meeting_id == meeting.id,
-                    EngagementSample.minute >= tally.ends_at,
-                )
-            )
-            self._save_rows(connection, meeting.id, tally)
-            self._current = None
-            self._note(meeting.id, ChangeKind.UPDATED)
-            return MeetingView(meeting.id, meeting.title, meeting.starts_at, tally.ends_at)
+            meeting = self._find_current(connection, now)
+            if meeting is None or meeting.ends_at <= now:
+                raise NotFoundError("no meeting is running")
+            ends_at = self._cut(connection, meeting.id, now, now)
+            return MeetingView(meeting.id, meeting.title, meeting.starts_at, ends_at)
 
     def rename_meeting(self, meeting_id: int, title: str) -> MeetingView:
         _check_title(title)
@@ -172,29 +179,38 @@ class MeterService:
     # -- participants -----------------------------------------------------
 
     def visit(
-        self, participant_id: str | None = None, kind: ParticipantKind = ParticipantKind.LAN
+        self,
+        participant_id: str | None = None,
+        kind: ParticipantKind = ParticipantKind.LAN,
+        client: str | None = None,
     ) -> Visit:
-        """Ensure the current meeting and a live participant in it."""
+        """Ensure the current meeting and a live participant in it.
+
+        `client` is a LAN client's address: it may hold at most
+        `MAX_LIVE_PER_ADDRESS` live participants per meeting (None: no cap).
+        """
         with self._writing() as (connection, now):
             meeting = self._current_meeting(connection, now)
-            participant = self._participant(connection, meeting, participant_id, kind, now)
-            self._tally(connection, meeting.id).touch(
-                participant, self._live[participant].expires_at
+            participant = self._participant(
+                connection, meeting, participant_id, kind, now, client=client
             )
+            expires_at = self._live[participant].expires_at
+            self._tally(connection, meeting.id).touch(participant, expires_at)
             self._note(meeting.id, ChangeKind.VISIT)
-            return Visit(participant, meeting, self._live[participant].expires_at)
+            return Visit(participant, handle_of(participant), meeting, expires_at)
 
     def record_status(
         self,
         status: Status,
         participant_id: str | None = None,
         kind: ParticipantKind = ParticipantKind.LAN,
+        client: str | None = None,
     ) -> StatusRecorded:
         """Record a click for the meeting detected now: one short transaction."""
         with self._writing() as (connection, now):
             meeting = self._current_meeting(connection, now)
             participant = self._participant(
-                connection, meeting, participant_id, kind, now, status=status
+                connection, meeting, participant_id, kind, now, client=client, status=status
             )
             expires_at = self._live[participant].expires_at
             connection.execute(
@@ -212,61 +228,50 @@ class MeterService:
             minute, counts = tally.bucket_at(now)
             self._note(meeting.id, ChangeKind.STATUS)
             return StatusRecorded(
-                participant, meeting.id, status, minute, expires_at, Sample.of(minute, counts)
+                participant,
+                handle_of(participant),
+                meeting.id,
+                status,
+                minute,
+                expires_at,
+                Sample.of(minute, counts),
+            )
+
+    def live_view(self, participant_id: str | None = None) -> LiveView:
+        """What a click would meet now, from the service's own state; creates nothing.
+
+        Answered from memory while the current meeting is known (no SQL);
+        otherwise one short read finds it.
+        """
+        self.settle()
+        with self._write_lock:
+            now = self._clock()
+            current = self._current
+            if current is not None and now < current.until:
+                meeting: MeetingView | None = current.meeting
+            else:
+                with self._guarded(), self._engine.connect() as connection:
+                    meeting = self._find_current(connection, now)
+            if meeting is None:
+                return LiveView(
+                    None, plan_detected(now, self.zone), False, Counts(), None, Counts(), ()
+                )
+            tally = self._tallies.get(meeting.id)
+            if tally is None:  # complete: ended, and every minute is stored
+                return LiveView(
+                    meeting, None, False, Counts(), None, self._stored_totals(meeting.id), ()
+                )
+            return LiveView(
+                meeting,
+                None,
+                now < meeting.ends_at,
+                tally.room_now(now),
+                tally.status_at(participant_id, now) if participant_id else None,
+                tally.totals(),
+                tally.recent(floor_minute(now), RECENT_MINUTES),
             )
 
     # -- reading ----------------------------------------------------------
-
-    def list_meetings(self, page: int = 1) -> MeetingPage:
-        """Meetings newest first (`starts_at`, then `id`, descending), 20 a page."""
-        if page < 1:
-            raise InvalidInputError("page must be 1 or more")
-        self.settle()
-        with self._sessions() as session:
-            total = session.scalar(select(func.count(Meeting.id))) or 0
-            meetings = session.scalars(
-                select(Meeting)
-                .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
-                .offset((page - 1) * PAGE_SIZE)
-                .limit(PAGE_SIZE)
-            ).all()
-            ids = [meeting.id for meeting in meetings]
-            counts = _participant_counts(session, ids)
-            totals = _totals(session, ids)
-            items = [
-                _summary(meeting, counts.get(meeting.id, 0), totals.get(meeting.id, Counts()))
-                for meeting in meetings
-            ]
-        return MeetingPage(items, page, PAGE_SIZE, total, math.ceil(total / PAGE_SIZE))
-
-    def meeting_detail(self, meeting_id: int) -> MeetingDetail:
-        self.settle()
-        with self._sessions() as session:
-            meeting = session.get(Meeting, meeting_id)
-            if meeting is None:
-                raise NotFoundError(f"no meeting {meeting_id}")
-            rows = session.scalars(
-                select(EngagementSample)
-                .where(EngagementSample.meeting_id == meeting_id)
-                .order_by(EngagementSample.minute)
-            ).all()
-            participants = session.scalars(
-                select(Participant)
-                .where(Participant.meeting_id == meeting_id)
-                .order_by(Participant.created_at, Participant.id)
-            ).all()
-            samples = [Sample(r.minute, r.speaking, r.engaged, r.disengaged) for r in rows]
-            totals = sum((Counts(s.speaking, s.engaged, s.disengaged) for s in samples), Counts())
-            summary = _summary(meeting, len(participants), totals)
-            return MeetingDetail(
-                **{field: getattr(summary, field) for field in MeetingSummary.__dataclass_fields__},
-                participants=[_participant_view(p) for p in participants],
-                engagement_samples=samples,
-            )
-
-    def current_meeting(self) -> MeetingView:
-        """The meeting detected now (created if needed), for the tray's menu line."""
-        return self.detect_meeting()[0]
 
     def settle(self) -> None:
         """Store the carried-forward minutes of open meetings up to now.
@@ -327,9 +332,15 @@ class MeterService:
 
     @contextmanager
     def _guarded(self) -> Iterator[None]:
-        """Forget the in-memory state when a transaction fails: it is rebuilt."""
+        """Forget the in-memory state when a transaction fails: it is rebuilt.
+
+        A refusal (bad input, unknown meeting, too many participants) is
+        raised before anything changes, so the state stays.
+        """
         try:
             yield
+        except (InvalidInputError, NotFoundError, TooManyParticipantsError):
+            raise
         except BaseException:
             self._settled_until = None
             self._current = None
@@ -354,23 +365,9 @@ class MeterService:
         self, connection: Connection, at: datetime, title: str | None
     ) -> tuple[MeetingView, bool]:
         """Detection by the rules, remembering the answer while it cannot change."""
-        explicit = [
-            Span(row.id, row.starts_at, row.ends_at)
-            for row in connection.execute(
-                select(Meeting.id, Meeting.starts_at, Meeting.ends_at).where(
-                    Meeting.slot_start.is_(None), Meeting.starts_at <= at, Meeting.ends_at > at
-                )
-            )
-        ]
-        next_explicit = connection.scalar(
-            select(func.min(Meeting.starts_at)).where(
-                Meeting.slot_start.is_(None), Meeting.starts_at > at
-            )
-        )
-        chosen = pick_explicit(explicit, at)
+        meeting, next_explicit = self._explicit_at(connection, at)
         created = False
-        if chosen is not None:
-            meeting = _get_meeting(connection, chosen.id)
+        if meeting is not None:
             until = meeting.ends_at
         else:
             try:
@@ -385,14 +382,35 @@ class MeterService:
             self._current = _Current(meeting, until)
         return meeting, created
 
-    def _slot_meeting(self, connection: Connection, plan: MeetingPlan) -> tuple[MeetingView, bool]:
-        row = connection.execute(
-            select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.ends_at).where(
-                Meeting.slot_start == plan.starts_at
+    def _find_current(self, connection: Connection, now: datetime) -> MeetingView | None:
+        """Detection that creates nothing: the meeting a click would go to, if it exists."""
+        meeting, _ = self._explicit_at(connection, now)
+        return meeting or _slot_row(connection, nearest_local_hour(now, self.zone))
+
+    def _explicit_at(
+        self, connection: Connection, at: datetime
+    ) -> tuple[MeetingView | None, datetime | None]:
+        """The explicit meeting running at `at`, and the next explicit start after it."""
+        explicit = [
+            Span(row.id, row.starts_at, row.ends_at)
+            for row in connection.execute(
+                select(Meeting.id, Meeting.starts_at, Meeting.ends_at).where(
+                    Meeting.slot_start.is_(None), Meeting.starts_at <= at, Meeting.ends_at > at
+                )
             )
-        ).first()
-        if row is not None:
-            return MeetingView(row.id, row.title, row.starts_at, row.ends_at), False
+        ]
+        next_explicit = connection.scalar(
+            select(func.min(Meeting.starts_at)).where(
+                Meeting.slot_start.is_(None), Meeting.starts_at > at
+            )
+        )
+        chosen = pick_explicit(explicit, at)
+        return (_get_meeting(connection, chosen.id) if chosen else None), next_explicit
+
+    def _slot_meeting(self, connection: Connection, plan: MeetingPlan) -> tuple[MeetingView, bool]:
+        existing = _slot_row(connection, plan.starts_at)
+        if existing is not None:
+            return existing, False
         try:
             with connection.begin_nested():
                 return self._create(connection, plan, self._last_now), True
@@ -426,49 +444,120 @@ class MeterService:
         kind: ParticipantKind,
         now: datetime,
         *,
+        client: str | None,
         status: Status | None = None,
     ) -> str:
-        """The caller's live participant in `meeting` (TTL renewed, status set), or a new one."""
+        """The caller's live participant in `meeting` (TTL renewed, status set), or a new one.
+
+        An id of another kind (a LAN request naming the tray's participant)
+        is treated as unknown. A live participant of another meeting leaves
+        it now (SPEC §1, Leaving) and gets a new participant here.
+        """
         live = self._live.get(participant_id) if participant_id else None
         if participant_id and live is None:
             live = self._load_live(connection, participant_id)
         expires_at = expiry_after(now)
         status_values = {"status": status.value, "status_at": now} if status else {}
-        if (
-            participant_id
-            and live is not None
-            and live.meeting_id == meeting.id
-            and is_alive(live.expires_at, now)
-        ):
+        if not (participant_id and live and live.kind == kind and is_alive(live.expires_at, now)):
+            live = None
+        if participant_id and live is not None and live.meeting_id == meeting.id:
             renew = statements.RENEW_WITH_STATUS if status else statements.RENEW_PARTICIPANT
             connection.execute(
                 renew, {"pid": participant_id, "expires_at": expires_at, **status_values}
             )
-        else:
-            participant_id = str(uuid.uuid4())
-            connection.execute(
-                statements.INSERT_PARTICIPANT,
-                {
-                    "id": participant_id,
-                    "meeting_id": meeting.id,
-                    "kind": kind.value,
-                    "created_at": now,
-                    "expires_at": expires_at,
-                    "status": None,
-                    "status_at": None,
-                    **status_values,
-                },
+            self._live[participant_id] = live = _Live(meeting.id, kind, expires_at)
+            return participant_id
+        if client is not None:
+            self._check_room_for(connection, meeting.id, client, now)
+        if participant_id and live is not None:
+            self._leave(connection, participant_id, live.meeting_id, now)
+        new_id = str(uuid.uuid4())
+        connection.execute(
+            statements.INSERT_PARTICIPANT,
+            {
+                "id": new_id,
+                "meeting_id": meeting.id,
+                "kind": kind.value,
+                "client": client,
+                "created_at": now,
+                "expires_at": expires_at,
+                "status": None,
+                "status_at": None,
+                **status_values,
+            },
+        )
+        self._live[new_id] = _Live(meeting.id, kind, expires_at)
+        return new_id
+
+    def _check_room_for(
+        self, connection: Connection, meeting_id: int, client: str, now: datetime
+    ) -> None:
+        """Refuse a new participant beyond the per-address cap (before any change)."""
+        live_count = connection.scalar(
+            select(func.count(Participant.id)).where(
+                Participant.meeting_id == meeting_id,
+                Participant.client == client,
+                Participant.expires_at > now,
             )
-        self._live[participant_id] = _Live(meeting.id, expires_at)
-        return participant_id
+        )
+        if (live_count or 0) >= MAX_LIVE_PER_ADDRESS:
+            raise TooManyParticipantsError(
+                f"at most {MAX_LIVE_PER_ADDRESS} participants per address in a meeting"
+            )
+
+    def _leave(
+        self, connection: Connection, participant_id: str, meeting_id: int, now: datetime
+    ) -> None:
+        """The participant leaves its meeting now: its status counts in no later minute."""
+        connection.execute(statements.RENEW_PARTICIPANT, {"pid": participant_id, "expires_at": now})
+        self._tally(connection, meeting_id).touch(participant_id, now)
+        del self._live[participant_id]
+        self._note(meeting_id, ChangeKind.UPDATED)
 
     def _load_live(self, connection: Connection, participant_id: str) -> _Live | None:
         row = connection.execute(
-            select(Participant.meeting_id, Participant.expires_at).where(
+            select(Participant.meeting_id, Participant.kind, Participant.expires_at).where(
                 Participant.id == participant_id
             )
         ).first()
-        return _Live(row.meeting_id, row.expires_at) if row is not None else None
+        if row is None:
+            return None
+        live = _Live(row.meeting_id, ParticipantKind(row.kind), row.expires_at)
+        self._live[participant_id] = live
+        return live
+
+    def _cut(
+        self, connection: Connection, meeting_id: int, at: datetime, now: datetime
+    ) -> datetime:
+        """End a meeting at `at` (now, or a later meeting's start); returns its new end."""
+        tally = self._tally(connection, meeting_id)
+        tally.advance(now)
+        tally.cut(at)
+        connection.execute(
+            update(Meeting).where(Meeting.id == meeting_id).values(ends_at=tally.ends_at)
+        )
+        connection.execute(
+            delete(EngagementSample).where(
+                EngagementSample.meeting_id == meeting_id,
+                EngagementSample.minute >= tally.ends_at,
+            )
+        )
+        self._save_rows(connection, meeting_id, tally)
+        self._settled_until = None  # marked complete by the next settle
+        self._current = None
+        self._note(meeting_id, ChangeKind.UPDATED)
+        return tally.ends_at
+
+    def _stored_totals(self, meeting_id: int) -> Counts:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    func.coalesce(func.sum(EngagementSample.speaking), 0),
+                    func.coalesce(func.sum(EngagementSample.engaged), 0),
+                    func.coalesce(func.sum(EngagementSample.disengaged), 0),
+                ).where(EngagementSample.meeting_id == meeting_id)
+            ).one()
+        return Counts(int(row[0]), int(row[1]), int(row[2]))
 
     def _tally(self, connection: Connection, meeting_id: int) -> RoomTally:
         """The meeting's tally, rebuilt from its raw status changes if not in memory."""
@@ -543,6 +632,15 @@ def _replay(connection: Connection, meeting: MeetingView) -> RoomTally:
     return tally
 
 
+def _slot_row(connection: Connection, slot_start: datetime) -> MeetingView | None:
+    row = connection.execute(
+        select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.ends_at).where(
+            Meeting.slot_start == slot_start
+        )
+    ).first()
+    return MeetingView(row.id, row.title, row.starts_at, row.ends_at) if row else None
+
+
 def _check_title(title: str | None) -> None:
     if title is not None and not 1 <= len(title) <= MAX_TITLE_LENGTH:
         raise InvalidInputError(f"title must be 1-{MAX_TITLE_LENGTH} characters")
@@ -557,52 +655,3 @@ def _get_meeting(connection: Connection, meeting_id: int) -> MeetingView:
     if row is None:
         raise NotFoundError(f"no meeting {meeting_id}")
     return MeetingView(row.id, row.title, row.starts_at, row.ends_at)
-
-
-def _summary(meeting: Meeting, participant_count: int, totals: Counts) -> MeetingSummary:
-    return MeetingSummary(
-        meeting.id,
-        meeting.title,
-        meeting.starts_at,
-        meeting.ends_at,
-        participant_count,
-        totals,
-        totals.muda,
-    )
-
-
-def _participant_view(participant: Participant) -> ParticipantView:
-    return ParticipantView(
-        participant.id,
-        participant.kind,
-        participant.created_at,
-        participant.expires_at,
-        Status(participant.status) if participant.status else None,
-        participant.status_at,
-    )
-
-
-def _participant_counts(session: Session, ids: Iterable[int]) -> dict[int, int]:
-    rows = session.execute(
-        select(Participant.meeting_id, func.count(Participant.id))
-        .where(Participant.meeting_id.in_(list(ids)))
-        .group_by(Participant.meeting_id)
-    )
-    return dict(rows.all())
-
-
-def _totals(session: Session, ids: Iterable[int]) -> dict[int, Counts]:
-    rows = session.execute(
-        select(
-            EngagementSample.meeting_id,
-            func.sum(EngagementSample.speaking),
-            func.sum(EngagementSample.engaged),
-            func.sum(EngagementSample.disengaged),
-        )
-        .where(EngagementSample.meeting_id.in_(list(ids)))
-        .group_by(EngagementSample.meeting_id)
-    )
-    return {
-        meeting_id: Counts(int(speaking), int(engaged), int(disengaged))
-        for meeting_id, speaking, engaged, disengaged in rows
-    }

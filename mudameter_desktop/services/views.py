@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from mudameter_desktop.domain.meetings import MeetingPlan
 from mudameter_desktop.domain.statuses import Counts, Status
 
 
@@ -38,10 +39,14 @@ class Sample:
     def of(cls, minute: datetime, counts: Counts) -> Sample:
         return cls(minute, counts.speaking, counts.engaged, counts.disengaged)
 
+    @property
+    def counts(self) -> Counts:
+        return Counts(self.speaking, self.engaged, self.disengaged)
+
 
 @dataclass(frozen=True, slots=True)
 class ParticipantView:
-    id: str
+    handle: str  # public; the secret id goes only to its own client
     kind: str
     created_at: datetime
     expires_at: datetime
@@ -53,6 +58,7 @@ class ParticipantView:
 class MeetingDetail(MeetingSummary):
     participants: list[ParticipantView]
     engagement_samples: list[Sample]
+    room: Counts  # room now: each live participant once, under their current status
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,7 @@ class MeetingPage:
 @dataclass(frozen=True, slots=True)
 class Visit:
     participant_id: str
+    handle: str
     meeting: MeetingView
     expires_at: datetime
 
@@ -74,8 +81,30 @@ class Visit:
 @dataclass(frozen=True, slots=True)
 class StatusRecorded:
     participant_id: str
+    handle: str
     meeting_id: int
     status: Status
     minute: datetime
     expires_at: datetime
     bucket: Sample
+
+
+@dataclass(frozen=True, slots=True)
+class LiveView:
+    """What the tray shows now, from the service's own state (nothing is created).
+
+    `meeting` is the meeting a click goes to now, or None when that click
+    would create it: then `plan` is the hourly slot it would create.
+    """
+
+    meeting: MeetingView | None
+    plan: MeetingPlan | None
+    running: bool  # False after "End meeting now" until the next meeting
+    room: Counts  # room now: each live participant once, under their current status
+    status: Status | None  # the asking participant's current status
+    totals: Counts  # the meeting's participant-minutes so far
+    recent: tuple[Counts, ...]  # the last complete minutes' buckets, oldest first
+
+    @property
+    def muda(self) -> float | None:
+        return self.totals.muda

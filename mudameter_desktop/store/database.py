@@ -29,7 +29,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
 # The newest migration. A database already there is opened without importing
 # Alembic (the usual start); tests check this against Alembic's own head.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 class StoreError(Exception):
@@ -200,6 +200,10 @@ def _upgrade(connection: Connection) -> None:
         config = _alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+    head = _scripts().get_current_head()
+    if current != head:  # the console's one line; Alembic's own steps go to the log file
+        was = "created with" if current is None else f"upgraded from schema {current} to"
+        log.info("Database %s schema %s", was, head)
 
 
 def make_engine(url: str) -> Engine:

@@ -60,6 +60,8 @@ class Base(DeclarativeBase):
 
 class Meeting(Base):
     __tablename__ = "meeting"
+    # Ids are never reused, so an exported "meeting 4" never points at another one.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy's own shape
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -86,6 +88,8 @@ class Participant(Base):
         ForeignKey("meeting.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(16))
+    # The LAN client's address (NULL for the tray): caps live participants per address.
+    client: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str | None] = mapped_column(String(16))

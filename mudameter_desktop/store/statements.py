@@ -15,7 +15,7 @@ _participant: Table = Base.metadata.tables["participant"]
 _status_change: Table = Base.metadata.tables["status_change"]
 _sample: Table = Base.metadata.tables["engagement_sample"]
 
-# Parameters: id, meeting_id, kind, created_at, expires_at, status, status_at.
+# Parameters: id, meeting_id, kind, client, created_at, expires_at, status, status_at.
 INSERT_PARTICIPANT = insert(_participant)
 
 # Parameters: pid, expires_at.

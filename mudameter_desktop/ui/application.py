@@ -15,13 +15,13 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
 from mudameter_desktop import APP_ID, APP_NAME
-from mudameter_desktop.app import Options, prepare_paths
 from mudameter_desktop.domain.statuses import Status
+from mudameter_desktop.runtime import Options, Runtime, open_runtime, prepare_paths
 from mudameter_desktop.ui.controller import MeterController
 from mudameter_desktop.ui.icons import APP_ICON, icon, status_icon
-from mudameter_desktop.ui.runtime import Runtime, open_runtime
 from mudameter_desktop.ui.single_instance import InstanceServer, notify_running, socket_name
 from mudameter_desktop.ui.state import MeterState, tooltip
+from mudameter_desktop.ui.tasks import TaskRunner
 from mudameter_desktop.ui.tray import TrayMenu
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ class DesktopApp(QObject):
         super().__init__()
         self._quit_app = quit_app
         self.state = MeterState(self)
-        self.controller = MeterController(self.state, self)
+        self.tasks = TaskRunner(self)  # the one runner of background work
+        self.controller = MeterController(self.state, self.tasks, self)
         self.menu = TrayMenu()
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
@@ -62,6 +63,7 @@ class DesktopApp(QObject):
         menu.statuses.triggered.connect(self._on_status_action)
         menu.start_meeting.triggered.connect(self.start_meeting)
         menu.end_meeting.triggered.connect(self.controller.end_meeting)
+        menu.retry.triggered.connect(self.controller.retry)
         menu.history.triggered.connect(self.show_history)
         menu.share_on_lan.triggered.connect(self.controller.set_share_on_lan)
         menu.copy_link.triggered.connect(self.copy_join_link)
@@ -84,6 +86,7 @@ class DesktopApp(QObject):
             window.setWindowIcon(icon(APP_ICON))
             window.status_chosen.connect(self.set_status)
             window.close_requested.connect(self.quit)
+            window.retry_requested.connect(self.controller.retry)
             window.sync(self.state.live, self.controller.zone)
             self._meter_window = window
         return self._meter_window
@@ -123,8 +126,11 @@ class DesktopApp(QObject):
         if self.history is None:
             from mudameter_desktop.ui.history import HistoryWindow  # noqa: PLC0415 - QtCharts, late
 
-            self.history = HistoryWindow(runtime.service, runtime.service.zone, runtime.settings)
+            self.history = HistoryWindow(
+                runtime.service, runtime.service.zone, runtime.settings, self.tasks
+            )
             self.controller.meetings_changed.connect(self.history.apply_changes)
+            self.controller.settings_changed.connect(self.history.set_settings)
         self.history.show_and_raise()
 
     @Slot()
@@ -139,10 +145,24 @@ class DesktopApp(QObject):
             from mudameter_desktop.ui.dialogs import QrDialog  # noqa: PLC0415 - late
 
             self.qr_dialog = QrDialog()
-            self.qr_dialog.new_key_requested.connect(self.controller.new_room_key)
+            self.qr_dialog.new_key_requested.connect(self.confirm_new_room_key)
         self._sync_qr()
         self.qr_dialog.show()
         self.qr_dialog.raise_()
+
+    @Slot()
+    def confirm_new_room_key(self) -> None:
+        """Revoke the room key, once the user has confirmed it."""
+        from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415 - late
+
+        answer = QMessageBox.question(
+            self.qr_dialog,
+            "New room key",
+            "Make a new room key? Phones and browsers that joined with the current one "
+            "are shut out until they scan the new QR code.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.controller.new_room_key()
 
     @Slot()
     def show_settings(self) -> None:
@@ -161,8 +181,6 @@ class DesktopApp(QObject):
         self.controller.save_settings(settings)
         if share_changed:
             self.controller.set_share_on_lan(settings.share_on_lan)
-        if self.history is not None:
-            self.history.set_settings(settings)
 
     @Slot(str, str)
     def show_message(self, title: str, message: str) -> None:
@@ -207,8 +225,14 @@ class DesktopApp(QObject):
 
     @Slot(QSystemTrayIcon.ActivationReason)
     def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
-        if reason == QSystemTrayIcon.ActivationReason.Trigger and self.tray is not None:
-            self.meter_window.show_on_top(self.tray.geometry())
+        """A click on the icon shows the meter window; a second click hides it again."""
+        if reason != QSystemTrayIcon.ActivationReason.Trigger or self.tray is None:
+            return
+        window = self.meter_window
+        if window.isVisible() and not window.isMinimized():
+            window.hide()
+        else:
+            window.show_on_top(self.tray.geometry())
 
     @Slot()
     def _sync(self) -> None:

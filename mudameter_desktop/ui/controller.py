@@ -1,8 +1,13 @@
 """The tray's logic without widgets: clicks, meetings, live state, notifications.
 
+The UI shows the service's truth and re-derives nothing: after each batch of
+changes, each own click and each minute tick it asks `MeterService.live_view`
+(answered from the service's memory, no SQL) which meeting a click goes to,
+the room now, your status and the muda so far.
+
 Service notifications arrive in the writer's thread (a LAN request's, or
-ours); `_hub_changed` carries them to the UI thread, where they are batched
-for a moment so a burst of LAN clicks costs one refresh.
+ours); `_hub_changed` carries them to the UI thread, where a `Batch` merges a
+burst of them into one refresh.
 """
 
 from __future__ import annotations
@@ -14,108 +19,88 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from mudameter_desktop.domain.meetings import floor_minute, plan_detected
-from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
+from mudameter_desktop.domain.buckets import room_disengaged_for
+from mudameter_desktop.domain.meetings import floor_minute
+from mudameter_desktop.domain.statuses import ParticipantKind, Status
+from mudameter_desktop.runtime import Runtime, host_for, is_shared
+from mudameter_desktop.services.changes import ChangeKind, MeetingChange
 from mudameter_desktop.settings import Settings, save_settings
 from mudameter_desktop.ui import autostart
-from mudameter_desktop.ui.runtime import Runtime, Task, host_for, is_shared
 from mudameter_desktop.ui.signals import emit
-from mudameter_desktop.ui.state import (
-    MeterState,
-    current_meeting,
-    meeting_line,
-    people,
-    percent,
-    wasted_text,
-)
+from mudameter_desktop.ui.state import MeterState, meeting_line, people, percent, wasted_text
+from mudameter_desktop.ui.tasks import Batch, Job, TaskRunner
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
-    from mudameter_desktop.services import MeetingChange, MeetingDetail, MeterService
+    from mudameter_desktop.services.meter import MeterService
+    from mudameter_desktop.services.views import LiveView, MeetingSummary
 
 log = logging.getLogger(__name__)
 
 BATCH_MS = 150  # LAN clicks arriving within this are one refresh
+RETRY_MS = 15_000  # a store that could not be opened is tried again this often
 NUDGE_MINUTES = 5
 
 
-def meeting_summary_text(detail: MeetingDetail, settings: Settings) -> str:
-    minutes = round((detail.ends_at - detail.starts_at).total_seconds() / 60)
+def meeting_summary_text(meeting: MeetingSummary, settings: Settings) -> str:
+    minutes = round((meeting.ends_at - meeting.starts_at).total_seconds() / 60)
     return (
-        f"{minutes} min, {people(detail.participant_count)}, "
-        f"muda {percent(detail.muda)}, wasted {wasted_text(detail.totals, settings)}"
+        f"{minutes} min, {people(meeting.participant_count)}, "
+        f"muda {percent(meeting.muda)}, wasted {wasted_text(meeting.totals, settings)}"
     )
-
-
-def room_counts(detail: MeetingDetail | None, now: datetime) -> tuple[list[Counts], Counts]:
-    """The counts of the minutes before now, and the room's now.
-
-    Before the meeting starts, "now" is its first minute as it will start:
-    the statuses of the participants who arrived early.
-    """
-    if detail is None:
-        return [], Counts()
-    minute = floor_minute(now)
-    settled = [
-        Counts(s.speaking, s.engaged, s.disengaged)
-        for s in detail.engagement_samples
-        if s.minute < minute
-    ]
-    if now < detail.starts_at:
-        early = [p.status for p in detail.participants if p.status and p.expires_at > now]
-        return settled, Counts.of(early)
-    current = next(
-        (
-            Counts(s.speaking, s.engaged, s.disengaged)
-            for s in detail.engagement_samples
-            if s.minute == minute
-        ),
-        Counts(),
-    )
-    return settled, current
-
-
-def room_disengaged_for(samples: list[Counts], minutes: int) -> bool:
-    """Whether more than half the room was disengaged in each of the last `minutes`."""
-    recent = samples[-minutes:]
-    return len(recent) == minutes and all(c.total and 2 * c.disengaged > c.total for c in recent)
 
 
 class MeterController(QObject):
     ready = Signal()
     failed = Signal(str)
     refreshed = Signal()  # the live state was re-read after changes
-    meetings_changed = Signal(object)  # dict[int, str]: a batch of meeting id -> ChangeKind
+    meetings_changed = Signal(object)  # dict[int, ChangeKind]: a batch of changed meetings
+    settings_changed = Signal(object)  # the Settings, saved and applied
     notify = Signal(str, str)  # title, message for a tray notification
-    _hub_changed = Signal(int, str)  # emitted in the writer's thread
+    _hub_changed = Signal(object)  # a MeetingChange, emitted in the writer's thread
 
-    def __init__(self, state: MeterState, parent: QObject | None = None) -> None:
+    def __init__(self, state: MeterState, tasks: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.tasks = tasks
         self.runtime: Runtime | None = None
-        self._loader: Task | None = None
-        self._tasks: set[Task] = set()  # running in worker threads
+        self._open: Callable[[], Runtime] | None = None  # kept for a retry
+        self._loader: Job | None = None
+        self._closed = False
         self._queued: list[Status] = []  # clicks made before the store was ready
         self._participant_id: str | None = None
-        self._participant_meeting: int | None = None
-        self._pending: dict[int, str] = {}
+        self._meeting_id: int | None = None  # the meeting shown, to announce a change
         self._nudged = False
         self._unsubscribe: Callable[[], None] | None = None
-        self._batch = QTimer(self, singleShot=True, interval=BATCH_MS)
-        self._batch.timeout.connect(self._flush_changes)
+        self._changes: Batch[int, ChangeKind] = Batch(self._flush_changes, BATCH_MS, self)
         self._minute = QTimer(self, singleShot=True)
         self._minute.timeout.connect(self.tick)
+        self._retry = QTimer(self, singleShot=True, interval=RETRY_MS)
+        self._retry.timeout.connect(self.retry)
         self._hub_changed.connect(self._on_change)
 
     # -- loading ----------------------------------------------------------
 
     def load(self, work: Callable[[], Runtime]) -> None:
         """Open the backend in a worker thread; `ready` or `failed` follows."""
-        self._loader = self._run_task(work, self._on_loaded, self._on_failed)
+        self._open = work
+        self._loader = self.tasks.run(work, self._on_loaded, self._on_failed)
 
-    @Slot(object)
+    @Slot()
+    def retry(self) -> None:
+        """Try again to open a backend that failed (the tray's "Retry", or every 15 s)."""
+        self._retry.stop()
+        loading = self._loader is not None and not self._loader.done.is_set()
+        if self._closed or self.runtime is not None or loading or self._open is None:
+            return
+        self.state.update(error="Opening the database again…")
+        self._loader = self.tasks.run(self._open, self._on_loaded, self._on_failed)
+
     def _on_loaded(self, runtime: object) -> None:
         if not isinstance(runtime, Runtime):
             raise TypeError(f"the loader returned {runtime!r}, not a Runtime")
+        if self._closed:  # quit while it was opening: close what it opened
+            runtime.close()
+            return
         self.runtime = runtime
         self._unsubscribe = runtime.service.changes.subscribe(self._on_hub_change)
         server = runtime.server
@@ -135,10 +120,18 @@ class MeterController(QObject):
             emit(self.notify, "Started with a fresh database", runtime.store_notice)
         emit(self.ready)
 
-    @Slot(object)
     def _on_failed(self, error: BaseException) -> None:
-        self.state.update(error=str(error))
-        emit(self.failed, str(error))
+        """No store: say why, take back the clicks it could not keep, try again later."""
+        message = str(error) or type(error).__name__
+        log.error("Muda Meter could not open its database: %s", message)
+        log.debug("The opening failed with", exc_info=error)  # the detail, never on the console
+        first = self.state.live.error != message
+        self._queued = []
+        self.state.update(error=message, status=None)
+        if not self._closed:
+            self._retry.start()
+        if first:
+            emit(self.failed, message)
 
     @property
     def zone(self) -> tzinfo:
@@ -149,6 +142,8 @@ class MeterController(QObject):
     def set_status(self, status: Status) -> None:
         """A click: recorded at once, or queued until the store is ready."""
         if self.runtime is None:
+            if self.state.live.failed:
+                return  # nowhere to keep it: the actions are disabled meanwhile
             self._queued.append(status)
             self.state.update(status=status)
             return
@@ -163,11 +158,14 @@ class MeterController(QObject):
                 title=title.strip() or None, duration_minutes=duration_minutes
             ),
         )
+        self.refresh_live()
 
     def end_meeting(self) -> None:
-        if self.runtime is None or self.state.live.meeting is None:
-            return  # ending would create the slot's meeting just to end it
+        live = self.state.live
+        if self.runtime is None or live.meeting is None or not live.running:
+            return
         self._guarded("The meeting could not be ended", self._service().end_meeting)
+        self.refresh_live()
 
     def set_share_on_lan(self, share: bool) -> None:
         """Rebind the server (in a worker) and remember the choice."""
@@ -179,11 +177,10 @@ class MeterController(QObject):
         if server is None:
             self.state.update(share_on_lan=share)
             return
-        self._run_task(
+        self.tasks.run(
             lambda: server.rebind(host_for(share)), self._on_rebound, self._on_rebind_failed
         )
 
-    @Slot(object)
     def _on_rebound(self, _result: object) -> None:
         runtime = self.runtime
         if runtime is not None and runtime.server is not None:
@@ -193,8 +190,8 @@ class MeterController(QObject):
                 join_url=runtime.server.join_url(),
             )
 
-    @Slot(object)
     def _on_rebind_failed(self, error: BaseException) -> None:
+        log.warning("Rebinding the server failed: %s", error)
         emit(self.notify, "Share on LAN failed", str(error))
         self._on_rebound(None)
 
@@ -209,7 +206,7 @@ class MeterController(QObject):
             self.state.update(join_url=runtime.server.join_url())
 
     def save_settings(self, settings: Settings) -> None:
-        """Persist `settings` and apply what can change while running."""
+        """Persist `settings`, apply what can change while running, tell the windows."""
         runtime = self.runtime
         if runtime is None:
             return
@@ -222,48 +219,49 @@ class MeterController(QObject):
         except OSError as error:
             log.exception("Saving the settings failed")
             emit(self.notify, "Settings not saved", str(error))
+        emit(self.settings_changed, settings)
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings if self.runtime else Settings()
 
     # -- live state -------------------------------------------------------
 
     def refresh_live(self, announce: bool = True) -> None:
-        """Re-read the running meeting and the room (two short reads)."""
+        """Show the service's live view (from its memory: no SQL while the meeting is known)."""
         runtime = self.runtime
         if runtime is None:
             return
-        service, now = runtime.service, runtime.clock()
-        meeting = current_meeting(service.list_meetings(1).items, now, service.zone)
-        detail = self._detail(meeting.id) if meeting else None
-        settled, room = room_counts(detail, now)
-        previous = self.state.live.meeting
-        mine = meeting is not None and meeting.id == self._participant_meeting
+        view = runtime.service.live_view(self._participant_id)
+        previous, current = self._meeting_id, view.meeting.id if view.meeting else None
+        self._meeting_id = current
         self.state.update(
-            meeting=meeting,
-            plan=None if meeting else plan_detected(now, service.zone),
-            room=room,
-            muda=detail.muda if detail else None,
-            status=self.state.live.status if mine else None,
+            meeting=view.meeting,
+            plan=view.plan,
+            running=view.running,
+            room=view.room,
+            status=view.status,
+            muda=view.muda,
         )
-        if announce and (previous and previous.id) != (meeting and meeting.id):
-            self._announce(previous.id if previous else None, detail)
-        self._maybe_nudge(settled)
+        if announce and previous != current:
+            self._announce(previous, view)
+        self._maybe_nudge(view)
 
     @Slot()
     def tick(self) -> None:
-        """At each minute boundary: keep the local participant alive, refresh."""
+        """At each minute boundary: refresh, and keep the local participant alive."""
         runtime = self.runtime
         if runtime is None:
             return
-        live = self.state.live
         try:
-            if (
-                live.status is not None
-                and live.meeting
-                and live.meeting.id == self._participant_meeting
-            ):
+            self.refresh_live()
+            if self._participant_id is not None and self.state.live.status is not None:
+                # Only while their status is in the meeting shown: a visit to another
+                # meeting would make the tray's person leave theirs (SPEC §1, Leaving).
                 visit = runtime.service.visit(self._participant_id, ParticipantKind.LOCAL)
                 if visit.participant_id != self._participant_id:
-                    self._participant_id, self._participant_meeting = None, None
-            self.refresh_live()
+                    self._participant_id = None
+                    self.refresh_live()
         except Exception:
             log.exception("The minute update failed; trying again next minute")
         finally:
@@ -278,51 +276,24 @@ class MeterController(QObject):
 
     def shutdown(self) -> None:
         """Stop the server, store the last minutes and close the store."""
+        self._closed = True
         self._minute.stop()
-        self._batch.stop()
+        self._retry.stop()
+        self._changes.cancel()
         if self._unsubscribe is not None:
             self._unsubscribe()
-        for task in list(self._tasks):  # a rebind, or the start-up when quitting early
-            task.wait(10)
+            self._unsubscribe = None
+        self.tasks.wait_all(10)  # a rebind, or the start-up when quitting early
         runtime = self.runtime
-        if runtime is None and self._loader is not None:  # close what the start-up opened
+        if runtime is None and self._loader is not None and self._loader.done.is_set():
+            # Opened, but its result has not reached the UI thread yet.
             runtime = self._loader.result if isinstance(self._loader.result, Runtime) else None
-        if runtime is None:
-            return
-        if runtime.server is not None:
-            runtime.server.stop()
-        try:
-            runtime.service.settle()
-        finally:
-            runtime.close_store()
+            self._loader = None
         self.runtime = None
+        if runtime is not None:
+            runtime.close()
 
     # -- internals --------------------------------------------------------
-
-    def _run_task(
-        self,
-        work: Callable[[], object],
-        succeeded: Callable[[object], None],
-        failed: Callable[[BaseException], None],
-    ) -> Task:
-        """Start `work` in a worker; its task is kept until its result has arrived."""
-        task = Task(work)
-        task.succeeded.connect(succeeded)
-        task.failed.connect(failed)
-        task.succeeded.connect(self._forget_task)
-        task.failed.connect(self._forget_task)
-        self._tasks.add(task)
-        task.start()
-        return task
-
-    @Slot(object)
-    def _forget_task(self, _outcome: object) -> None:
-        task = self.sender()
-        if isinstance(task, Task) and task in self._tasks:
-            task.wait()  # its thread is just returning from the emit
-            self._tasks.discard(task)
-            if task is not self._loader:
-                task.deleteLater()
 
     def _service(self) -> MeterService:
         if self.runtime is None:
@@ -337,47 +308,48 @@ class MeterController(QObject):
         except Exception:
             log.exception("Recording the status failed")
             emit(self.notify, "Status not saved", "Your click could not be saved; see the log.")
+            self.refresh_live(announce=False)
             return
         self._participant_id = recorded.participant_id
-        self._participant_meeting = recorded.meeting_id
-        bucket = recorded.bucket
-        self.state.update(
-            status=status, room=Counts(bucket.speaking, bucket.engaged, bucket.disengaged)
-        )
+        self.refresh_live()
 
     def _guarded(self, failure: str, action: Callable[[], object]) -> None:
         """Run a service call for the user; an error becomes a notification."""
-        from mudameter_desktop.services import InvalidInputError  # noqa: PLC0415 - loaded late
+        from mudameter_desktop.services.errors import (  # noqa: PLC0415 - cheap, no SQLAlchemy
+            InvalidInputError,
+            NotFoundError,
+        )
 
         try:
             action()
-        except InvalidInputError as error:
+        except (InvalidInputError, NotFoundError) as error:
             emit(self.notify, failure, str(error))
         except Exception:
             log.exception(failure)
             emit(self.notify, failure, "See the log for details.")
 
-    def _detail(self, meeting_id: int) -> MeetingDetail | None:
-        from mudameter_desktop.services import NotFoundError  # noqa: PLC0415 - loaded late
+    def _announce(self, ended_id: int | None, view: LiveView) -> None:
+        """The meeting shown changed: the one left behind (read once), and the new one."""
+        from mudameter_desktop.services.errors import NotFoundError  # noqa: PLC0415 - cheap
 
-        try:
-            return self._service().meeting_detail(meeting_id)
-        except NotFoundError:
-            return None  # deleted meanwhile
-
-    def _announce(self, ended_id: int | None, started: MeetingDetail | None) -> None:
-        settings = self._settings()
+        settings = self.settings
         if not settings.notify_meetings:
             return
-        ended = self._detail(ended_id) if ended_id is not None else None
-        if ended is not None:
-            emit(self.notify, f"{ended.title} ended", meeting_summary_text(ended, settings))
-        if started is not None:
-            emit(self.notify, f"{started.title} started", meeting_line(started, self.zone))
+        if ended_id is not None:
+            try:
+                ended = self._service().history.summary(ended_id)
+            except NotFoundError:
+                pass  # deleted: nothing to sum up
+            else:
+                emit(self.notify, f"{ended.title} ended", meeting_summary_text(ended, settings))
+        if view.meeting is not None:
+            emit(
+                self.notify, f"{view.meeting.title} started", meeting_line(view.meeting, self.zone)
+            )
 
-    def _maybe_nudge(self, settled: list[Counts]) -> None:
+    def _maybe_nudge(self, view: LiveView) -> None:
         """Nudge once when more than half the room has been disengaged for 5 minutes."""
-        if not (self._settings().nudge_disengaged and room_disengaged_for(settled, NUDGE_MINUTES)):
+        if not (self.settings.nudge_disengaged and room_disengaged_for(view.recent, NUDGE_MINUTES)):
             self._nudged = False
             return
         if not self._nudged:
@@ -388,25 +360,18 @@ class MeterController(QObject):
                 f"More than half the room has been disengaged for {NUDGE_MINUTES} minutes.",
             )
 
-    def _settings(self) -> Settings:
-        return self.runtime.settings if self.runtime else Settings()
-
     def _on_hub_change(self, change: MeetingChange) -> None:
         """Called in the writer's thread: hand over to the UI thread."""
-        emit(self._hub_changed, change.meeting_id, change.kind.value)
+        emit(self._hub_changed, change)
 
-    @Slot(int, str)
-    def _on_change(self, meeting_id: int, kind: str) -> None:
-        self._pending[meeting_id] = kind
-        if not self._batch.isActive():
-            self._batch.start()
+    @Slot(object)
+    def _on_change(self, change: MeetingChange) -> None:
+        self._changes.add(change.meeting_id, change.kind)
 
-    @Slot()
-    def _flush_changes(self) -> None:
-        pending, self._pending = self._pending, {}
+    def _flush_changes(self, changes: dict[int, ChangeKind]) -> None:
         if self.runtime is None:
             return
-        emit(self.meetings_changed, pending)
+        emit(self.meetings_changed, changes)
         # The live state is re-read in the next turn of the event loop: the
         # history's update and this one are two short stalls, not one long one
         # (it kept the UI's p99 lag under LAN load above 50 ms).

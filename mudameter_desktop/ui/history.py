@@ -20,11 +20,12 @@ from PySide6.QtCore import (
     QItemSelection,
     QModelIndex,
     QPersistentModelIndex,
+    QStandardPaths,
     Qt,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -43,14 +44,20 @@ from PySide6.QtWidgets import (
 )
 
 from mudameter_desktop import APP_NAME
+from mudameter_desktop.domain.meetings import MAX_TITLE_LENGTH
 from mudameter_desktop.domain.statuses import Counts, Status
+from mudameter_desktop.services.changes import ChangeKind
+from mudameter_desktop.services.errors import NotFoundError
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.icons import icon, status_icon
 from mudameter_desktop.ui.signals import emit
 from mudameter_desktop.ui.state import STATUS_LABELS, people, percent, wasted_text
+from mudameter_desktop.ui.tasks import TaskRunner
 
 if TYPE_CHECKING:
-    from mudameter_desktop.services import MeetingDetail, MeetingSummary, MeterService
+    from mudameter_desktop.services.history import MeetingHistory
+    from mudameter_desktop.services.meter import MeterService
+    from mudameter_desktop.services.views import MeetingDetail, MeetingSummary
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -104,9 +111,9 @@ def cells(meeting: MeetingSummary, zone: tzinfo, settings: Settings) -> tuple[st
 class MeetingTableModel(QAbstractTableModel):
     """Meetings newest first, fetched 20 at a time as the view scrolls."""
 
-    def __init__(self, service: MeterService, zone: tzinfo, settings: Settings) -> None:
+    def __init__(self, history: MeetingHistory, zone: tzinfo, settings: Settings) -> None:
         super().__init__()
-        self._service = service
+        self._history = history
         self._zone = zone
         self.settings = settings
         self._rows: list[MeetingSummary] = []
@@ -144,7 +151,7 @@ class MeetingTableModel(QAbstractTableModel):
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if not self.canFetchMore(parent):
             return
-        page = self._service.list_meetings(self._pages + 1)
+        page = self._history.list_meetings(self._pages + 1)
         self._pages, self._total = page.page, page.total
         known = {meeting.id for meeting in self._rows}
         new = [meeting for meeting in page.items if meeting.id not in known]
@@ -176,25 +183,37 @@ class MeetingTableModel(QAbstractTableModel):
             last = len(COLUMNS) - 1
             emit(self.dataChanged, self.index(0, last), self.index(len(self._rows) - 1, last))
 
-    def apply_changes(self, changes: dict[int, str]) -> None:
+    def apply_changes(
+        self,
+        changes: dict[int, ChangeKind],
+        known: dict[int, MeetingSummary | None] | None = None,
+    ) -> None:
         """Update the rows of changed meetings; reload when a new one appeared.
 
         A meeting not in the table is new (a click or visit can create one),
-        so the table starts again from the first page.
+        so the table starts again from the first page. `known` holds meetings
+        the caller has just read (the selected one's detail): not read again.
         """
-        from mudameter_desktop.services import NotFoundError  # noqa: PLC0415 - loaded late
-
-        if any(self.row_of(mid) is None and kind != "deleted" for mid, kind in changes.items()):
+        known = known or {}
+        if any(
+            self.row_of(mid) is None and kind != ChangeKind.DELETED for mid, kind in changes.items()
+        ):
             self.reload()
             return
         for meeting_id, kind in changes.items():
             row = self.row_of(meeting_id)
             if row is None:
                 continue  # deleted before it was loaded
-            try:
-                fresh = None if kind == "deleted" else self._service.meeting_detail(meeting_id)
-            except NotFoundError:
+            fresh: MeetingSummary | None = None
+            if kind == ChangeKind.DELETED:
                 fresh = None
+            elif meeting_id in known:
+                fresh = known[meeting_id]
+            else:
+                try:
+                    fresh = self._history.summary(meeting_id)  # one short read, not the detail
+                except NotFoundError:
+                    fresh = None
             if fresh is None:
                 self.beginRemoveRows(QModelIndex(), row, row)
                 del self._rows[row]
@@ -207,16 +226,23 @@ class MeetingTableModel(QAbstractTableModel):
 
 class HistoryWindow(QWidget):
     updated = Signal()  # the table (and the selected meeting) reflect new changes
+    export_folder_chosen = Signal(str)  # remembered in the settings for the next export
+    exported = Signal(str)  # the path of a file an export wrote
 
-    def __init__(self, service: MeterService, zone: tzinfo, settings: Settings) -> None:
+    def __init__(
+        self, service: MeterService, zone: tzinfo, settings: Settings, tasks: TaskRunner
+    ) -> None:
         super().__init__()
         self.setWindowTitle(f"{APP_NAME} — History")
         self.setWindowIcon(icon("mudameter"))
         self.resize(960, 680)
         self._service = service
+        self._history = service.history
         self._zone = zone
+        self._tasks = tasks
+        self.settings = settings
         self.detail: MeetingDetail | None = None
-        self.model = MeetingTableModel(service, zone, settings)
+        self.model = MeetingTableModel(service.history, zone, settings)
         self.table = self._build_table()
         self.heading = QLabel("Select a meeting to see its minutes.")
         self.heading.setTextFormat(Qt.TextFormat.PlainText)  # titles come from the LAN too
@@ -237,6 +263,12 @@ class HistoryWindow(QWidget):
         self.delete_button.clicked.connect(self.delete)
         self.export_csv_button.clicked.connect(self.export_csv)
         self.export_json_button.clicked.connect(self.export_json)
+        self.notice = QLabel("")  # what the last export did
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.notice.setWordWrap(True)
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        QShortcut(QKeySequence.StandardKey.Close, self, self.close)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close)
         self._lay_out()
         self.model.fetchMore(QModelIndex())
         self._show(None)
@@ -268,6 +300,7 @@ class HistoryWindow(QWidget):
         lower_layout.setContentsMargins(0, 0, 0, 0)
         lower_layout.addLayout(buttons)
         lower_layout.addWidget(details)
+        lower_layout.addWidget(self.notice)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(lower)
@@ -296,17 +329,29 @@ class HistoryWindow(QWidget):
         self.raise_()
         self.activateWindow()
 
+    @Slot(object)
     def set_settings(self, settings: Settings) -> None:
+        """The settings changed (the controller's `settings_changed`)."""
+        self.settings = settings
         self.model.set_settings(settings)
 
     @Slot(object)
-    def apply_changes(self, changes: dict[int, str]) -> None:
+    def apply_changes(self, changes: dict[int, ChangeKind]) -> None:
+        """One read per changed meeting: the selected one's detail also updates its row."""
         selected = self.selected_id()
-        self.model.apply_changes(changes)
+        detail: MeetingDetail | None = None
+        known: dict[int, MeetingSummary | None] = {}
+        if selected is not None and selected in changes:
+            if changes[selected] != ChangeKind.DELETED:
+                detail = self._load(selected)
+            known[selected] = detail
+        self.model.apply_changes(changes, known)
         if selected is not None and self.selected_id() != selected:
             self.select_meeting(selected)  # the model was reloaded
-        if selected is not None and selected in changes:
-            self._show(self._load(selected))
+        if selected in known:
+            if detail is None:  # deleted: no row may look selected (nor current)
+                self.table.selectionModel().clear()
+            self._show(detail)
         emit(self.updated)
 
     # -- actions ------------------------------------------------------------
@@ -319,7 +364,8 @@ class HistoryWindow(QWidget):
         title, accepted = QInputDialog.getText(self, "Rename meeting", "Title:", text=detail.title)
         if accepted and title.strip():
             self._change(
-                detail.id, lambda: self._service.rename_meeting(detail.id, title.strip()[:200])
+                detail.id,
+                lambda: self._service.rename_meeting(detail.id, title.strip()[:MAX_TITLE_LENGTH]),
             )
 
     @Slot()
@@ -337,12 +383,10 @@ class HistoryWindow(QWidget):
 
     def _change(self, meeting_id: int, action: Callable[[], object]) -> None:
         """Rename or delete; a meeting deleted meanwhile (from elsewhere) is not an error."""
-        from mudameter_desktop.services import NotFoundError  # noqa: PLC0415 - loaded late
-
         try:
             action()
         except NotFoundError:
-            self.apply_changes({meeting_id: "deleted"})
+            self.apply_changes({meeting_id: ChangeKind.DELETED})
 
     @Slot()
     def export_csv(self) -> None:
@@ -353,7 +397,11 @@ class HistoryWindow(QWidget):
         self.export("json")
 
     def export(self, kind: str) -> None:
-        """Save the selected meeting as CSV (one row per minute) or JSON."""
+        """Save the selected meeting as CSV (one row per minute) or JSON.
+
+        The dialog opens in the folder of the last export (else the documents
+        folder); the file is written in the background and the path shown.
+        """
         from mudameter_desktop.services.export import (  # noqa: PLC0415 - loaded late
             meeting_to_csv,
             meeting_to_json,
@@ -365,15 +413,37 @@ class HistoryWindow(QWidget):
         suggested = f"meeting-{detail.id}-{detail.starts_at.astimezone(self._zone):%Y%m%d-%H%M}"
         name_filter = "CSV files (*.csv)" if kind == "csv" else "JSON files (*.json)"
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export meeting", f"{suggested}.{kind}", name_filter
+            self, "Export meeting", str(self.export_folder() / f"{suggested}.{kind}"), name_filter
         )
         if not path:
             return
+        target = Path(path)
+        if target.parent != self.export_folder():
+            emit(self.export_folder_chosen, str(target.parent))
         text = meeting_to_csv(detail) if kind == "csv" else meeting_to_json(detail)
-        try:
-            Path(path).write_text(text, encoding="utf-8")
-        except OSError as error:
-            QMessageBox.warning(self, "Export failed", f"Could not write {path}: {error}")
+        self.notice.setText(f"Saving {target.name}…")
+        self._tasks.run(
+            lambda: target.write_text(text, encoding="utf-8"),
+            lambda _written: self._on_exported(target),
+            lambda error: self._on_export_failed(target, error),
+        )
+
+    def export_folder(self) -> Path:
+        """Where the export dialog opens: the last export's folder, else the documents."""
+        if self.settings.export_folder and Path(self.settings.export_folder).is_dir():
+            return Path(self.settings.export_folder)
+        documents = QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.DocumentsLocation
+        )
+        return Path(documents) if documents else Path.home()
+
+    def _on_exported(self, path: Path) -> None:
+        self.notice.setText(f"Saved to {path}")
+        emit(self.exported, str(path))
+
+    def _on_export_failed(self, path: Path, error: BaseException) -> None:
+        self.notice.setText(f"Export failed: {path}")
+        QMessageBox.warning(self, "Export failed", f"Could not write {path}: {error}")
 
     # -- showing one meeting ----------------------------------------------
 
@@ -383,10 +453,8 @@ class HistoryWindow(QWidget):
         self._show(self._load(meeting_id) if meeting_id is not None else None)
 
     def _load(self, meeting_id: int) -> MeetingDetail | None:
-        from mudameter_desktop.services import NotFoundError  # noqa: PLC0415 - loaded late
-
         try:
-            return self._service.meeting_detail(meeting_id)
+            return self._history.meeting_detail(meeting_id)
         except NotFoundError:
             return None
 
@@ -410,7 +478,7 @@ class HistoryWindow(QWidget):
                 f"{status} · {KIND_LABELS.get(participant.kind, participant.kind)}"
                 f" · joined {joined:%H:%M}",
             )
-            item.setToolTip(f"Participant {participant.id}")
+            item.setToolTip(f"Participant {participant.handle}")
             self.participants.addItem(item)
 
     def _draw_chart(self, detail: MeetingDetail | None) -> None:

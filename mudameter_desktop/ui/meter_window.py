@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import tzinfo
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -24,6 +24,7 @@ from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, live_meeting_li
 from mudameter_desktop.ui.tray import TrayMenu
 
 ICON_SIZE = QSize(32, 32)
+MAX_WIDTH = 480  # long titles, links and errors wrap instead of widening the window
 GAP = 4  # pixels between the tray icon and the window
 
 
@@ -38,9 +39,17 @@ def placement(anchor: QRect, size: QSize, area: QRect) -> QPoint:
     return QPoint(x, y)
 
 
+def server_line(live: LiveState) -> str:
+    """Where colleagues join: the join link once shared, else this machine's page."""
+    if live.share_on_lan and live.join_url:
+        return f"Join from a phone: {live.join_url}"
+    return f"Participant page (this computer only): {live.local_url}" if live.local_url else ""
+
+
 class MeterWindow(QWidget):
     status_chosen = Signal(Status)
     close_requested = Signal()  # with no tray, closing the window quits
+    retry_requested = Signal()  # open the database again after it failed
 
     def __init__(self, menu: TrayMenu, quit_on_close: bool) -> None:
         super().__init__(None, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
@@ -51,9 +60,16 @@ class MeterWindow(QWidget):
         self.meeting.setWordWrap(True)
         self.room = QLabel("")
         self.server = QLabel("")
-        for text in (self.meeting, self.room, self.server):  # titles come from the LAN too
+        self.problem = QLabel("")
+        self.problem.setStyleSheet("color: #D55E00;")
+        for text in (self.meeting, self.room, self.server, self.problem):  # titles from the LAN too
             text.setTextFormat(Qt.TextFormat.PlainText)
+            text.setWordWrap(True)
         self.server.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.retry = QPushButton("&Retry")
+        self.retry.setToolTip("Open the database again")
+        self.retry.clicked.connect(self.retry_requested)
+        self.retry.hide()
         self.server.setStyleSheet("color: palette(placeholder-text);")
         self.group = QButtonGroup(self)
         self.buttons: dict[Status, QPushButton] = {}
@@ -80,18 +96,32 @@ class MeterWindow(QWidget):
         layout.addLayout(row)
         layout.addLayout(footer)
         layout.addWidget(self.server)
+        problem = QHBoxLayout()
+        problem.addWidget(self.problem, 1)
+        problem.addWidget(self.retry)
+        layout.addLayout(problem)
+        self.setMaximumWidth(MAX_WIDTH)
+        # Ctrl+W (the platform's Close) closes it, as any window; Escape too when a tray
+        # icon brings it back (without one, closing quits: Escape only minimises).
+        QShortcut(QKeySequence.StandardKey.Close, self, self.close)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._on_escape)
 
     def sync(self, live: LiveState, zone: tzinfo) -> None:
         self.group.setExclusive(False)  # so that idle can show no button checked
         for status, button in self.buttons.items():
             button.setChecked(status == live.status)
         self.group.setExclusive(True)
-        self.meeting.setText(live_meeting_line(live, zone))
+        for button in self.buttons.values():
+            button.setEnabled(not live.failed)
+        self.meeting.setText(
+            "Muda Meter could not start" if live.failed else live_meeting_line(live, zone)
+        )
+        self.problem.setText(live.error or "")
+        self.problem.setVisible(bool(live.error))
+        self.retry.setVisible(live.failed)
         if live.ready:
-            self.room.setText(
-                "\n".join(filter(None, (room_line(live.room, live.muda), live.error)))
-            )
-            self.server.setText(f"Participant page: {live.local_url}" if live.local_url else "")
+            self.room.setText(room_line(live.room, live.muda))
+            self.server.setText(server_line(live))
 
     @Slot(int)
     def _on_clicked(self, number: int) -> None:
@@ -109,6 +139,13 @@ class MeterWindow(QWidget):
     def _area(self, anchor: QRect) -> QRect:
         screen = QGuiApplication.screenAt(anchor.center()) or self.screen()
         return screen.availableGeometry()
+
+    @Slot()
+    def _on_escape(self) -> None:
+        if self._quit_on_close:
+            self.showMinimized()
+        else:
+            self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._quit_on_close:

@@ -2,26 +2,25 @@
 
 `LiveState` is an immutable snapshot; `MeterState` holds the current one and
 emits `changed` when it is replaced, so opening the menu costs no query.
+Which meeting a click goes to, the room now and the muda come from the
+service's live view: nothing here re-derives a domain rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
 
-from mudameter_desktop.domain.meetings import MEETING_LENGTH, MeetingPlan, nearest_local_hour
+from mudameter_desktop.domain.meetings import MeetingPlan
 from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.signals import emit
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
     from mudameter_desktop.services.views import MeetingView
-
-M = TypeVar("M", bound="MeetingView")
 
 STATUS_LABELS = {
     Status.SPEAKING: "Speaking",
@@ -35,13 +34,20 @@ class LiveState:
     ready: bool = False
     error: str | None = None
     status: Status | None = None  # the local user's, None = idle
-    meeting: MeetingView | None = None  # the meeting running now, if it exists yet
+    # All below as the service's live view says (the UI re-derives none of it):
+    meeting: MeetingView | None = None  # the meeting a click goes to now, if it exists yet
     plan: MeetingPlan | None = None  # else the hourly slot a click would create
-    room: Counts = field(default_factory=Counts)  # the current minute's bucket
+    running: bool = False  # False once "End meeting now" ended it
+    room: Counts = field(default_factory=Counts)  # room now: each live participant once
     muda: float | None = None  # the current meeting's, so far
     share_on_lan: bool = False
     local_url: str = ""
     join_url: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """Whether the store could not be opened (nothing can be recorded)."""
+        return not self.ready and self.error is not None
 
 
 class MeterState(QObject):
@@ -104,7 +110,8 @@ def live_meeting_line(live: LiveState, zone: tzinfo) -> str:
     if not live.ready:
         return live.error or "Starting…"
     if live.meeting is not None:
-        return meeting_line(live.meeting, zone)
+        line = meeting_line(live.meeting, zone)
+        return line if live.running else f"{line} (ended)"
     if live.plan is not None:
         return f"{meeting_line(live.plan, zone)} (no clicks yet)"
     return "No meeting"
@@ -124,26 +131,3 @@ def tooltip(live: LiveState, zone: tzinfo) -> str:
     return "\n".join(
         (live_meeting_line(live, zone), f"You: {you}", f"Room muda so far: {percent(live.muda)}")
     )
-
-
-def looks_detected(meeting: MeetingView, zone: tzinfo) -> bool:
-    """Whether a meeting is an hourly slot rather than an explicit start."""
-    return (
-        meeting.ends_at - meeting.starts_at == MEETING_LENGTH
-        and nearest_local_hour(meeting.starts_at, zone) == meeting.starts_at
-    )
-
-
-def current_meeting(meetings: Sequence[M], now: datetime, zone: tzinfo) -> M | None:
-    """The meeting a click would go to now, among existing ones (none is created).
-
-    Mirrors the service's detection: an explicit meeting running now wins
-    (the latest-starting one), then the hourly slot nearest to now, which
-    takes clicks from half an hour before its start.
-    """
-    detected = {m.id for m in meetings if looks_detected(m, zone)}
-    running = [m for m in meetings if m.id not in detected and m.starts_at <= now < m.ends_at]
-    if running:
-        return max(running, key=lambda m: (m.starts_at, m.id))
-    slot = nearest_local_hour(now, zone)
-    return next((m for m in meetings if m.id in detected and m.starts_at == slot), None)

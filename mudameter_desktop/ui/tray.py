@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QWidget
 
 from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.icons import status_icon
 from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, live_meeting_line
+
+MAX_LINE_PX = 360  # a long title or error is elided: the menu never grows wider than this
 
 
 class TrayMenu(QMenu):
@@ -29,6 +32,8 @@ class TrayMenu(QMenu):
         self.addSeparator()
         self.meeting = self.addAction("Starting…")
         self.meeting.setEnabled(False)
+        self.retry = self.addAction("&Retry opening the database")
+        self.retry.setVisible(False)
         self.start_meeting = self.addAction("S&tart meeting now…")
         self.end_meeting = self.addAction("E&nd meeting now")
         self.addSeparator()
@@ -60,10 +65,19 @@ class TrayMenu(QMenu):
             self.statuses.setExclusive(False)  # an exclusive group cannot go back to none
             checked.setChecked(False)
             self.statuses.setExclusive(True)
-        self.meeting.setText(live_meeting_line(live, zone).replace("&", "&&"))  # not a mnemonic
+        line = live_meeting_line(live, zone)
+        shown = self.fontMetrics().elidedText(
+            " ".join(line.split()), Qt.TextElideMode.ElideRight, MAX_LINE_PX
+        )
+        self.meeting.setText(shown.replace("&", "&&"))  # "&" is not a mnemonic
+        self.meeting.setToolTip(line if shown != line else "")
+        self.setToolTipsVisible(shown != line)
+        for action in self.status_actions.values():
+            action.setEnabled(not live.failed)  # nowhere to keep a click without a store
+        self.retry.setVisible(live.failed)
         for action in self._needs_backend:
             action.setEnabled(live.ready)
-        self.end_meeting.setEnabled(live.ready and live.meeting is not None)
+        self.end_meeting.setEnabled(live.ready and live.meeting is not None and live.running)
         self.share_on_lan.setChecked(live.share_on_lan)
         has_link = bool(live.join_url)
         self.copy_link.setEnabled(has_link)

@@ -12,7 +12,7 @@ from mudameter_desktop.api.app import create_app
 from mudameter_desktop.api.gate import ASGIApp, Receive, Scope, Send
 from mudameter_desktop.api.limits import RateLimiter
 from mudameter_desktop.api.server import ServerThread
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.services.meter import MeterService
 from tests.conftest import FakeClock
 
 ROOM_KEY = "room-key-for-tests"

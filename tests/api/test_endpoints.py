@@ -8,7 +8,9 @@ from litestar.testing import TestClient
 
 from mudameter_desktop import __version__
 from mudameter_desktop.api.gate import ASGIApp
-from mudameter_desktop.services import MeetingChange, MeterService
+from mudameter_desktop.domain.participants import handle_of
+from mudameter_desktop.services.changes import MeetingChange
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.services.changes import ChangeKind
 from tests.conftest import FakeClock
 
@@ -56,6 +58,7 @@ def test_status_answer_has_the_bucket_of_the_minute(
     body = answer.json()
     assert body == {
         "participant_id": body["participant_id"],
+        "handle": handle_of(body["participant_id"]),
         "meeting_id": 1,
         "status": "engaged",
         "minute": "2026-11-27T10:15:00Z",
@@ -92,7 +95,7 @@ def test_status_reaches_the_change_hub(local: Client, service: MeterService) -> 
 
 
 def test_meeting_detail(local: Client, meeting_clock: FakeClock) -> None:
-    first = local.post("/users/status", json={"status": "engaged"}).json()["participant_id"]
+    first = local.post("/users/status", json={"status": "engaged"}).json()
     local.post("/users/status", json={"status": "disengaged"})
     meeting_clock.advance(minutes=2)
     answer = local.get("/meetings/1")
@@ -110,9 +113,10 @@ def test_meeting_detail(local: Client, meeting_clock: FakeClock) -> None:
         "engaged": 1,
         "disengaged": 1,
     }
-    mine = next(p for p in detail["participants"] if p["id"] == first)
+    assert detail["room"] == {"speaking": 0, "engaged": 1, "disengaged": 1}
+    mine = next(p for p in detail["participants"] if p["handle"] == first["handle"])
     assert mine == {
-        "id": first,
+        "handle": handle_of(first["participant_id"]),
         "kind": "lan",
         "created_at": "2026-11-27T10:15:00Z",
         "expires_at": "2026-11-27T11:15:00Z",

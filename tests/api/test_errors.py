@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import TestClient
 
 from mudameter_desktop.api.gate import ASGIApp
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.services.meter import MeterService
 
 Client = TestClient[ASGIApp]
 
@@ -193,7 +193,7 @@ def test_a_real_bug_is_a_bare_500_and_logged(
     def broken(*_args: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(service, "list_meetings", broken)
+    monkeypatch.setattr(service.history, "list_meetings", broken)
     with caplog.at_level(logging.ERROR):
         answer = local.get("/meetings")
     assert answer.json() == {"status_code": 500, "detail": "Internal server error"}

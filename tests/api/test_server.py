@@ -13,8 +13,9 @@ import pytest
 
 from mudameter_desktop.api import server as server_module
 from mudameter_desktop.api.access import RoomAccess
-from mudameter_desktop.api.server import ALL_INTERFACES, ServerStartError, ServerThread
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.api.server import ServerStartError, ServerThread
+from mudameter_desktop.hosts import ALL_INTERFACES
+from mudameter_desktop.services.meter import MeterService
 
 ServerFactory = Callable[..., ServerThread]
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import tzlocal
 
 from mudameter_desktop.domain.statuses import ParticipantKind, Status
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.store.database import open_store, sqlite_url
 
 
 def main(database: Path) -> None:
     store = open_store(sqlite_url(database))
-    service = MeterService(store.sessions, tzlocal.get_localzone())
+    service = MeterService(store.engine, tzlocal.get_localzone())
     print("ready", flush=True)
     for status in itertools.cycle(Status):
         recorded = service.record_status(status, None, ParticipantKind.LOCAL)

@@ -21,7 +21,7 @@ from mudameter_desktop.api.server import ServerThread
 from mudameter_desktop.domain.buckets import StatusChange as RawChange
 from mudameter_desktop.domain.buckets import recompute
 from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.store.database import OpenedStore
 from mudameter_desktop.store.models import Meeting, Participant, StatusChange
 from tests.reliability.conftest import HERE, PYTHON
@@ -54,7 +54,7 @@ def clock() -> FreezableClock:
 def server(
     store: OpenedStore, clock: FreezableClock
 ) -> Iterator[tuple[ServerThread, MeterService]]:
-    service = MeterService(store.sessions, tzlocal.get_localzone(), clock=clock)
+    service = MeterService(store.engine, tzlocal.get_localzone(), clock=clock)
     thread = ServerThread(service, RoomAccess("concurrency-key"), "127.0.0.1", 0)
     thread.start()
     yield thread, service
@@ -149,7 +149,7 @@ def test_fifty_clients_and_the_tray_for_ten_seconds(
             expected = recompute(meeting.starts_at, meeting.ends_at, changes, expires, now)
             stored = {
                 sample.minute: Counts(sample.speaking, sample.engaged, sample.disengaged)
-                for sample in service.meeting_detail(meeting.id).engagement_samples
+                for sample in service.history.meeting_detail(meeting.id).engagement_samples
             }
             assert stored == expected
             # Distinct participants: nobody counts twice in a column, however often they clicked.

@@ -13,7 +13,7 @@ from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.history import HistoryWindow
 from mudameter_desktop.ui.meter_window import MeterWindow

@@ -22,7 +22,7 @@ import tzlocal
 
 from mudameter_desktop.api.access import RoomAccess
 from mudameter_desktop.api.server import ServerThread
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.store.database import OpenedStore
 from tests.reliability.conftest import (
     HERE,
@@ -111,7 +111,7 @@ def lan_server(
 ) -> Iterator[tuple[ServerThread, RoomAccess]]:
     access = RoomAccess(KEY)
     server = ServerThread(
-        MeterService(store.sessions, tzlocal.get_localzone()), access, namespace.host_address, 0
+        MeterService(store.engine, tzlocal.get_localzone()), access, namespace.host_address, 0
     )
     server.start()
     yield server, access
@@ -299,7 +299,7 @@ def test_no_access_log_even_when_uvicorn_would_propagate_it(
     monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)
     monkeypatch.setattr(logging.getLogger("uvicorn.access"), "disabled", False)
     server = ServerThread(
-        MeterService(store.sessions, tzlocal.get_localzone()),
+        MeterService(store.engine, tzlocal.get_localzone()),
         RoomAccess(KEY),
         namespace.host_address,
         0,

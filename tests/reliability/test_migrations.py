@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 
 from mudameter_desktop.domain.statuses import Counts, Status
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.store.database import (
     _alembic_config,
     head_revision,
@@ -120,8 +120,8 @@ def test_upgrading_from_an_earlier_revision_keeps_every_row(tmp_path: Path, revi
     # And the app reads them as the same meeting, its status and its minute.
     store = open_store(url)
     try:
-        service = MeterService(store.sessions, UTC)
-        detail = service.meeting_detail(1)
+        service = MeterService(store.engine, UTC)
+        detail = service.history.meeting_detail(1)
         assert detail.title == rows["meeting"]["title"]
         assert detail.starts_at == datetime(2026, 1, 1, 9, tzinfo=UTC)
         (participant,) = detail.participants
@@ -129,7 +129,7 @@ def test_upgrading_from_an_earlier_revision_keeps_every_row(tmp_path: Path, revi
         by_minute = {s.minute: s for s in detail.engagement_samples}
         sample = by_minute[datetime(2026, 1, 1, 9, 10, tzinfo=UTC)]
         assert Counts(sample.speaking, sample.engaged, sample.disengaged) == Counts(0, 1, 0)
-        assert service.list_meetings(1).total == 1
+        assert service.history.list_meetings(1).total == 1
     finally:
         store.close()
 

@@ -10,13 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
-from mudameter_desktop.services import (
-    InvalidInputError,
-    MeetingChange,
-    MeterService,
-    NotFoundError,
-)
-from mudameter_desktop.services.changes import ChangeKind
+from mudameter_desktop.services.changes import ChangeKind, MeetingChange
+from mudameter_desktop.services.errors import InvalidInputError, NotFoundError
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.store.database import OpenedStore
 from mudameter_desktop.store.models import Meeting, StatusChange
 from tests.conftest import FakeClock
@@ -25,7 +21,7 @@ SLOT = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # 09:50 UTC rounds to 10:00 UT
 
 
 def totals_of(service: MeterService, meeting_id: int) -> Counts:
-    return service.meeting_detail(meeting_id).totals
+    return service.history.meeting_detail(meeting_id).totals
 
 
 def test_a_visit_creates_the_detected_meeting_and_an_anonymous_participant(
@@ -85,7 +81,7 @@ def test_statuses_fill_buckets_with_carry_forward_and_switches(
         service.record_status(Status.ENGAGED, alice)
     bob = service.record_status(Status.DISENGAGED).participant_id
     clock.advance(minutes=15)
-    detail = service.meeting_detail(service.visit(bob).meeting.id)
+    detail = service.history.meeting_detail(service.visit(bob).meeting.id)
     samples = {sample.minute: sample for sample in detail.engagement_samples}
     assert len(samples) == 21  # minutes 0..20, zeros included
     minute5 = samples[SLOT + timedelta(minutes=5)]
@@ -108,9 +104,9 @@ def test_a_restarted_service_rebuilds_the_same_buckets_from_raw_changes(
     service.record_status(Status.SPEAKING, pid)
     meeting_id = service.visit(pid).meeting.id
     clock.advance(minutes=10)
-    before = service.meeting_detail(meeting_id)
-    restarted = MeterService(store.sessions, ZoneInfo("Europe/Berlin"), clock=clock)
-    assert restarted.meeting_detail(meeting_id) == before
+    before = service.history.meeting_detail(meeting_id)
+    restarted = MeterService(store.engine, ZoneInfo("Europe/Berlin"), clock=clock)
+    assert restarted.history.meeting_detail(meeting_id) == before
     # The switch at exactly 10:05:00 ends "engaged" before minute 5 begins.
     assert totals_of(restarted, meeting_id) == Counts(speaking=11, engaged=3)
 
@@ -120,15 +116,15 @@ def test_meetings_are_listed_newest_first_twenty_a_page(
 ) -> None:
     created = [service.detect_meeting(SLOT - timedelta(hours=hours))[0].id for hours in range(45)]
     twin = service.start_meeting(SLOT, "Same start, higher id", 30)
-    first = service.list_meetings(1)
+    first = service.history.list_meetings(1)
     assert (first.total, first.pages, first.page_size) == (46, 3, 20)
     assert [m.id for m in first.items[:2]] == [twin.id, created[0]]
     assert [m.id for m in first.items[2:]] == created[1:19]
-    third = service.list_meetings(3)
+    third = service.history.list_meetings(3)
     assert [m.id for m in third.items] == created[39:]
-    assert service.list_meetings(4).items == []
+    assert service.history.list_meetings(4).items == []
     with pytest.raises(InvalidInputError):
-        service.list_meetings(0)
+        service.history.list_meetings(0)
 
 
 def test_detection_returns_the_existing_meeting_for_its_slot(service: MeterService) -> None:
@@ -164,7 +160,7 @@ def test_an_explicit_meeting_wins_while_it_runs(service: MeterService, clock: Fa
     assert explicit.starts_at == SLOT + timedelta(minutes=10)
     assert service.record_status(Status.ENGAGED).meeting_id == explicit.id
     clock.advance(minutes=15)
-    assert service.current_meeting().starts_at == SLOT  # back to the slot meeting
+    assert service.detect_meeting()[0].starts_at == SLOT  # back to the slot meeting
 
 
 def test_ending_a_meeting_stops_its_samples(service: MeterService, clock: FakeClock) -> None:
@@ -173,15 +169,16 @@ def test_ending_a_meeting_stops_its_samples(service: MeterService, clock: FakeCl
     ended = service.end_meeting()
     assert clock.now <= ended.ends_at < clock.now + timedelta(milliseconds=1)
     clock.advance(minutes=30)
-    detail = service.meeting_detail(ended.id)
+    detail = service.history.meeting_detail(ended.id)
     assert [s.minute for s in detail.engagement_samples][-1] == SLOT + timedelta(minutes=3)
     assert detail.totals == Counts(engaged=1)
 
 
 def test_ending_before_the_start_never_ends_before_it(service: MeterService) -> None:
+    service.visit()  # an early arrival makes the 10:00 meeting
     ended = service.end_meeting()  # at 09:50 the current meeting starts at 10:00
     assert ended.ends_at == ended.starts_at
-    assert service.meeting_detail(ended.id).engagement_samples == []
+    assert service.history.meeting_detail(ended.id).engagement_samples == []
 
 
 def test_rename_and_delete(service: MeterService, store: OpenedStore) -> None:
@@ -191,7 +188,7 @@ def test_rename_and_delete(service: MeterService, store: OpenedStore) -> None:
         service.rename_meeting(meeting_id, "x" * 201)
     service.delete_meeting(meeting_id)
     with pytest.raises(NotFoundError):
-        service.meeting_detail(meeting_id)
+        service.history.meeting_detail(meeting_id)
     with store.sessions() as session:  # raw changes went with it
         assert session.scalar(select(func.count(StatusChange.id))) == 0
 

@@ -11,10 +11,10 @@ from PySide6.QtWidgets import QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
 from mudameter_desktop.api.access import RoomAccess
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.runtime import Runtime
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.application import DesktopApp
-from mudameter_desktop.ui.runtime import Runtime
 from tests.conftest import FakeClock
 
 UI_TESTS = Path(__file__).parent

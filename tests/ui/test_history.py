@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from mudameter_desktop.domain.statuses import Status
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.ui.application import DesktopApp
 from mudameter_desktop.ui.dialogs import SettingsDialog
 from mudameter_desktop.ui.history import HistoryWindow
@@ -77,7 +77,7 @@ def test_selecting_a_meeting_charts_its_minutes(
     meeting_id = record_minutes(service, clock)
     history = open_history(desktop, qtbot)
     history.select_meeting(meeting_id)
-    samples = service.meeting_detail(meeting_id).engagement_samples
+    samples = service.history.meeting_detail(meeting_id).engagement_samples
     assert history.series is not None
     charted = [
         [int(bars.at(minute)) for minute in range(bars.count())]
@@ -108,7 +108,7 @@ def test_wasted_cost_follows_the_hourly_cost_setting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     meeting_id = record_minutes(service, clock)
-    wasted_minutes = service.meeting_detail(meeting_id).totals.disengaged
+    wasted_minutes = service.history.meeting_detail(meeting_id).totals.disengaged
     history = open_history(desktop, qtbot)
     row = history.model.row_of(meeting_id)
     assert row is not None
@@ -168,7 +168,7 @@ def test_rename(
     monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("Sprint review", True))
     with qtbot.waitSignal(history.updated):
         history.rename_button.click()
-    assert service.meeting_detail(planning).title == "Sprint review"
+    assert service.history.meeting_detail(planning).title == "Sprint review"
     assert history.heading.text().startswith("Sprint review")
     row = history.model.row_of(planning)
     assert row is not None
@@ -183,11 +183,11 @@ def test_delete_asks_first(
 ) -> None:
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
     history.delete_button.click()
-    assert service.list_meetings(1).total == 1
+    assert service.history.list_meetings(1).total == 1
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(history.updated):
         history.delete_button.click()
-    assert service.list_meetings(1).total == 0
+    assert service.history.list_meetings(1).total == 0
     assert history.model.rowCount() == 0
     assert history.detail is None
     assert not history.delete_button.isEnabled()
@@ -205,7 +205,7 @@ def test_export_csv_and_json(
     history.export_csv_button.click()
     lines = csv_path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "meeting_id,title,minute,speaking,engaged,disengaged"
-    assert len(lines) == 1 + len(service.meeting_detail(planning).engagement_samples)
+    assert len(lines) == 1 + len(service.history.meeting_detail(planning).engagement_samples)
     assert lines[1].startswith(f"{planning},Planning,")
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(json_path), ""))

@@ -11,9 +11,9 @@ from pytestqt.qtbot import QtBot
 
 from mudameter_desktop.api.server import ServerThread
 from mudameter_desktop.domain.statuses import Status
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.runtime import Runtime
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.ui.application import DesktopApp
-from mudameter_desktop.ui.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.ui.conftest import QuitRecorder, dispose, start_app
 
@@ -163,4 +163,4 @@ def test_a_burst_of_lan_clicks_costs_few_refreshes(
     assert len(refreshes) <= clicks // 4
     meeting = desktop.state.live.meeting
     assert meeting is not None
-    assert service.meeting_detail(meeting.id).participant_count == 11
+    assert service.history.meeting_detail(meeting.id).participant_count == 11

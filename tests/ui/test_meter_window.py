@@ -8,9 +8,9 @@ from PySide6.QtWidgets import QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
 from mudameter_desktop.domain.statuses import ParticipantKind, Status
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.runtime import Runtime
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.ui.application import DesktopApp
-from mudameter_desktop.ui.runtime import Runtime
 from mudameter_desktop.ui.signals import emit
 from tests.ui.conftest import QuitRecorder, start_app
 
@@ -37,7 +37,7 @@ def test_without_a_tray_the_meter_window_is_shown_and_works(
         qtbot.mouseClick(window.buttons[Status.ENGAGED], Qt.MouseButton.LeftButton)
     meeting = desktop.state.live.meeting
     assert meeting is not None
-    [participant] = service.meeting_detail(meeting.id).participants
+    [participant] = service.history.meeting_detail(meeting.id).participants
     assert (participant.kind, participant.status) == (ParticipantKind.LOCAL, Status.ENGAGED)
     assert window.buttons[Status.ENGAGED].isChecked()
     assert meeting.title in window.meeting.text()

@@ -14,19 +14,19 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import event
 
 from mudameter_desktop.domain.statuses import ParticipantKind, Status
-from mudameter_desktop.services import MeterService
+from mudameter_desktop.runtime import ALL_INTERFACES, LOOPBACK, Runtime
+from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.settings import load_settings
 from mudameter_desktop.store.database import OpenedStore
 from mudameter_desktop.ui.application import DesktopApp
 from mudameter_desktop.ui.dialogs import SettingsDialog, StartMeetingDialog
-from mudameter_desktop.ui.runtime import ALL_INTERFACES, LOOPBACK, Runtime
 from mudameter_desktop.ui.signals import emit
 from tests.conftest import FakeClock
 from tests.ui.conftest import Closer, FakeServer, QuitRecorder
 
 
 def local_participants(service: MeterService, meeting_id: int) -> list[tuple[str, Status | None]]:
-    detail = service.meeting_detail(meeting_id)
+    detail = service.history.meeting_detail(meeting_id)
     return [(p.id, p.status) for p in detail.participants if p.kind == ParticipantKind.LOCAL]
 
 
@@ -68,7 +68,7 @@ def test_click_before_the_store_is_ready_is_kept(
     assert desktop.menu.status_actions[Status.ENGAGED].isChecked()
     with qtbot.waitSignal(desktop.controller.ready):
         release.set()
-    meeting = runtime.service.list_meetings(1).items[0]
+    meeting = runtime.service.history.list_meetings(1).items[0]
     assert [status for _, status in local_participants(runtime.service, meeting.id)] == [
         Status.ENGAGED
     ]
@@ -87,7 +87,7 @@ def test_start_and_end_meeting_now(
     )
     with qtbot.waitSignal(desktop.controller.refreshed):
         desktop.menu.start_meeting.trigger()
-    [retro] = service.list_meetings(1).items
+    [retro] = service.history.list_meetings(1).items
     assert (retro.title, retro.ends_at - retro.starts_at) == ("Retro", timedelta(minutes=30))
     assert desktop.state.live.meeting is not None
     assert desktop.state.live.meeting.id == retro.id
@@ -96,7 +96,7 @@ def test_start_and_end_meeting_now(
     clock.advance(minutes=12)
     with qtbot.waitSignal(desktop.controller.refreshed):
         desktop.menu.end_meeting.trigger()
-    assert service.meeting_detail(retro.id).ends_at == clock.now
+    assert service.history.meeting_detail(retro.id).ends_at == clock.now
     assert desktop.state.live.meeting is None
     assert not desktop.menu.end_meeting.isEnabled()
 
@@ -106,7 +106,7 @@ def test_start_meeting_cancelled_creates_nothing(
 ) -> None:
     monkeypatch.setattr(StartMeetingDialog, "ask", classmethod(lambda cls, parent=None: None))
     desktop.menu.start_meeting.trigger()
-    assert service.list_meetings(1).total == 0
+    assert service.history.list_meetings(1).total == 0
 
 
 def test_menu_opening_runs_no_query(desktop: DesktopApp, store: OpenedStore) -> None:
