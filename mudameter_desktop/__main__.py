@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from mudameter_desktop import APP_NAME, __version__
+from mudameter_desktop.paths import private_files
 from mudameter_desktop.runtime import Options, StartupError
+from mudameter_desktop.settings import KEY_ENVIRONMENT, RoomKeyError, room_key_from
 
 
 def port_number(text: str) -> int:
@@ -39,21 +42,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--database-url", help="any SQLAlchemy URL (default: SQLite in the data folder)"
     )
-    parser.add_argument(
-        "--room-key", help="a fixed room key for LAN clients (default: a saved random one)"
+    key = parser.add_mutually_exclusive_group()
+    key.add_argument(
+        "--room-key",
+        help="a fixed room key for LAN clients, at least 22 random characters "
+        "(default: a saved random one; shown to every local user by ps: prefer the next)",
+    )
+    key.add_argument(
+        "--room-key-file",
+        type=Path,
+        metavar="PATH",
+        help=f"read the fixed room key from this file (or set {KEY_ENVIRONMENT})",
     )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    private_files()  # before any file is made: settings, database and logs are the user's alone
+    try:
+        room_key = room_key_from(args.room_key, args.room_key_file, os.environ)
+    except RoomKeyError as error:
+        print(f"mudameter: {error}", file=sys.stderr)
+        return 2
     options = Options(
         headless=args.headless,
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
         database_url=args.database_url,
-        room_key=args.room_key,
+        room_key=room_key,
     )
     from mudameter_desktop import app  # noqa: PLC0415 - keep --help and --version instant
 

@@ -6,8 +6,10 @@ the console gets one line per event (an exception as its type and message).
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
+import os
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -36,6 +38,22 @@ def _console_filter(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING or not record.name.startswith(QUIET_ON_CONSOLE)
 
 
+PRIVATE_FILE = 0o600  # the log tells who joined and when: the user's alone
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file, the first and each after a rotation, is 0600."""
+
+    def _open(self) -> io.TextIOWrapper:
+        flags = (
+            os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if self.mode.startswith("w") else os.O_APPEND)
+        )
+        descriptor = os.open(self.baseFilename, flags, PRIVATE_FILE)
+        if hasattr(os, "fchmod"):
+            os.fchmod(descriptor, PRIVATE_FILE)  # a file left by an older version
+        return open(descriptor, "a", encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(log_file: Path, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.setLevel(level)
@@ -43,7 +61,7 @@ def setup_logging(log_file: Path, level: int = logging.INFO) -> None:
         if (handler.get_name() or "").startswith(HANDLER_PREFIX):
             root.removeHandler(handler)
             handler.close()
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
     )
     stderr_handler = logging.StreamHandler()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
 from mudameter_desktop import APP_ID
+
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
+PRIVATE_UMASK = 0o077
 
 
 @dataclass(frozen=True)
@@ -29,8 +34,39 @@ class AppPaths:
         return self.config_dir / "settings.json"
 
     def create(self) -> None:
+        """Make the folders, the user's alone (0700), and tighten what an older version left.
+
+        The settings hold the room key, the database every click, the log who
+        joined: on a shared machine no other account may read them.
+        """
         for folder in (self.data_dir, self.log_dir, self.config_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+            _tighten(folder, PRIVATE_FOLDER)
+        for pattern, folder in (
+            ("settings.json", self.config_dir),
+            (self.database_file.name + "*", self.data_dir),  # -wal, -shm, .lock, moved aside
+            (self.log_file.name + "*", self.log_dir),  # and its rotated copies
+        ):
+            for file in folder.glob(pattern):
+                _tighten(file, PRIVATE_FILE)
+
+
+def private_files() -> None:
+    """From now on, files and folders this process creates are the user's alone.
+
+    A umask of 077 covers what is not created with an explicit mode (SQLite's
+    database and its -wal/-shm, Qt's files). POSIX only; Windows keeps
+    per-user ACLs on the user's profile folders.
+    """
+    if os.name == "posix":
+        os.umask(PRIVATE_UMASK)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    if os.name != "posix" or path.is_symlink():
+        return
+    if path.stat().st_mode & 0o777 & ~mode:
+        path.chmod(mode)
 
 
 def resolve_paths(data_dir: Path | None = None) -> AppPaths:

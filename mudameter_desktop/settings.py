@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,54 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8765
+KEY_BYTES = 16  # 128 bits of randomness
+MIN_KEY_LENGTH = 22  # what token_urlsafe(KEY_BYTES) makes; a shorter key is guessable
+KEY_ENVIRONMENT = "MUDAMETER_ROOM_KEY"
+PRIVATE_FILE = 0o600  # settings hold the room key: the user's alone
+
+
+class RoomKeyError(ValueError):
+    """A room key that cannot be used; the message is one line meant for the user."""
 
 
 def new_room_key() -> str:
-    return secrets.token_urlsafe(16)
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+def check_room_key(key: str) -> str:
+    """`key` if it is strong enough to guard the room; else `RoomKeyError`."""
+    if len(key) < MIN_KEY_LENGTH:
+        raise RoomKeyError(
+            f"The room key is too short ({len(key)} characters): it needs at least "
+            f"{MIN_KEY_LENGTH} random ones (128 bits); leave it out to get one made for you."
+        )
+    if not key.isprintable() or any(character.isspace() for character in key):
+        raise RoomKeyError("The room key must be printable characters without spaces.")
+    return key
+
+
+def room_key_from(
+    given: str | None, key_file: Path | None, environment: Mapping[str, str]
+) -> str | None:
+    """The scripted room key: `--room-key`, else `--room-key-file`, else `MUDAMETER_ROOM_KEY`.
+
+    None when none is given (the saved random key is used). A file or the
+    environment keeps the key out of the process list, where `ps` shows it
+    to every local user. Raises `RoomKeyError`.
+    """
+    if given is not None:
+        return check_room_key(given)
+    if key_file is not None:
+        try:
+            text = key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or error
+            raise RoomKeyError(f"Cannot read the room key file {key_file}: {reason}") from error
+        return check_room_key(text.strip())
+    from_environment = environment.get(KEY_ENVIRONMENT)
+    if from_environment:
+        return check_room_key(from_environment.strip())
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,9 +103,11 @@ def load_settings(path: Path) -> Settings:
         if name in known and _fits(value, getattr(defaults, name))
     }
     settings = replace(defaults, **clean)
-    if not settings.room_key:
+    if len(settings.room_key) < MIN_KEY_LENGTH:  # none yet, or a guessable one
         settings = settings.with_changes(room_key=new_room_key())
         save_settings(path, settings)
+    elif path.exists():
+        path.chmod(PRIVATE_FILE)  # written by an older version, readable by all
     return settings
 
 
@@ -76,5 +123,10 @@ def _fits(value: Any, default: Any) -> bool:
 def save_settings(path: Path, settings: Settings) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
+    # Created private whatever the umask: the file holds the room key.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        if hasattr(os, "fchmod"):  # an older temporary file keeps its mode through O_CREAT
+            os.fchmod(file.fileno(), PRIVATE_FILE)
+        file.write(json.dumps(asdict(settings), indent=2))
     os.replace(temporary, path)

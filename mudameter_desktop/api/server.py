@@ -83,11 +83,16 @@ class ServerThread:
         return f"http://{_url_host(host)}:{self._port}/"
 
     def join_url(self) -> str:
-        """The link for other machines, with the room key: `http://<lan-ip>:<port>/?key=…`."""
+        """The link for other machines: `http://<lan-ip>:<port>/#key=…`.
+
+        The key rides in the fragment, which browsers send to no server or
+        proxy; the page trades it for a device cookie (the older `/?key=…`
+        form still works).
+        """
         host = self._host
         if host in WILDCARD_HOSTS or is_loopback_address(host):
             host = lan_address()
-        return f"http://{_url_host(host)}:{self._port}/?key={quote(self._access.key, safe='')}"
+        return f"http://{_url_host(host)}:{self._port}/#key={quote(self._access.key, safe='')}"
 
     def start(self, timeout: float = 10.0) -> None:
         """Listen and serve; returns once requests are answered. Raises `ServerStartError`."""

@@ -154,8 +154,8 @@ class MeterService:
     def end_meeting(self) -> MeetingView:
         """End the meeting running now; NotFoundError when none is."""
         with self._writing() as (connection, now):
-            meeting = self._find_current(connection, now)
-            if meeting is None or meeting.ends_at <= now:
+            meeting, _ = self._locate(connection, now, None)
+            if not isinstance(meeting, MeetingView) or meeting.ends_at <= now:
                 raise NotFoundError("no meeting is running")
             ends_at = self._cut(connection, meeting.id, now, now)
             return MeetingView(meeting.id, meeting.title, meeting.starts_at, ends_at)
@@ -241,35 +241,20 @@ class MeterService:
         """What a click would meet now, from the service's own state; creates nothing.
 
         Answered from memory while the current meeting is known (no SQL);
-        otherwise one short read finds it.
+        otherwise one short read finds it, and the answer is remembered.
         """
         self.settle()
         with self._write_lock:
             now = self._clock()
             current = self._current
             if current is not None and now < current.until:
-                meeting: MeetingView | None = current.meeting
-            else:
-                with self._guarded(), self._engine.connect() as connection:
-                    meeting = self._find_current(connection, now)
-            if meeting is None:
-                return LiveView(
-                    None, plan_detected(now, self.zone), False, Counts(), None, Counts(), ()
-                )
-            tally = self._tallies.get(meeting.id)
-            if tally is None:  # complete: ended, and every minute is stored
-                return LiveView(
-                    meeting, None, False, Counts(), None, self._stored_totals(meeting.id), ()
-                )
-            return LiveView(
-                meeting,
-                None,
-                now < meeting.ends_at,
-                tally.room_now(now),
-                tally.status_at(participant_id, now) if participant_id else None,
-                tally.totals(),
-                tally.recent(floor_minute(now), RECENT_MINUTES),
-            )
+                return self._view(current.meeting, now, participant_id, None)
+            with self._guarded(), self._engine.connect() as connection:
+                target, until = self._locate(connection, now, None)
+                if isinstance(target, MeetingPlan):
+                    return LiveView(None, target, False, Counts(), None, Counts(), ())
+                self._current = _Current(target, until)
+                return self._view(target, now, participant_id, connection)
 
     # -- reading ----------------------------------------------------------
 
@@ -365,27 +350,61 @@ class MeterService:
         self, connection: Connection, at: datetime, title: str | None
     ) -> tuple[MeetingView, bool]:
         """Detection by the rules, remembering the answer while it cannot change."""
-        meeting, next_explicit = self._explicit_at(connection, at)
-        created = False
-        if meeting is not None:
-            until = meeting.ends_at
+        target, until = self._locate(connection, at, title)
+        if isinstance(target, MeetingView):
+            meeting, created = target, False
         else:
-            try:
-                plan = plan_detected(at, self.zone, title)
-            except OverflowError as error:
-                raise InvalidInputError("time is out of range") from error
-            meeting, created = self._slot_meeting(connection, plan)
-            until = _slot_boundary(plan.starts_at, self.zone)
-        if next_explicit is not None:
-            until = min(until, next_explicit)
+            meeting, created = self._slot_meeting(connection, target)
         if at == self._last_now:  # only remember detections of the present
             self._current = _Current(meeting, until)
         return meeting, created
 
-    def _find_current(self, connection: Connection, now: datetime) -> MeetingView | None:
-        """Detection that creates nothing: the meeting a click would go to, if it exists."""
-        meeting, _ = self._explicit_at(connection, now)
-        return meeting or _slot_row(connection, nearest_local_hour(now, self.zone))
+    def _locate(
+        self, connection: Connection, at: datetime, title: str | None
+    ) -> tuple[MeetingView | MeetingPlan, datetime]:
+        """The meeting for `at` if it exists, else the slot to create; and until when.
+
+        Creates nothing: `_detect` creates, the live view only looks.
+        """
+        meeting, next_explicit = self._explicit_at(connection, at)
+        if meeting is not None:
+            return meeting, min(meeting.ends_at, next_explicit or meeting.ends_at)
+        try:
+            plan = plan_detected(at, self.zone, title)
+        except OverflowError as error:
+            raise InvalidInputError("time is out of range") from error
+        until = _slot_boundary(plan.starts_at, self.zone)
+        if next_explicit is not None:
+            until = min(until, next_explicit)
+        return _slot_row(connection, plan.starts_at) or plan, until
+
+    def _view(
+        self,
+        meeting: MeetingView,
+        now: datetime,
+        participant_id: str | None,
+        connection: Connection | None,
+    ) -> LiveView:
+        tally = self._tallies.get(meeting.id)
+        if tally is None and now < meeting.ends_at:  # a later slot someone arrived early for
+            if connection is None:
+                with self._engine.connect() as opened:
+                    tally = self._tally(opened, meeting.id)
+            else:
+                tally = self._tally(connection, meeting.id)
+        if tally is None:  # complete: ended, and every minute is stored
+            return LiveView(
+                meeting, None, False, Counts(), None, self._stored_totals(meeting.id), ()
+            )
+        return LiveView(
+            meeting,
+            None,
+            now < meeting.ends_at,
+            tally.room_now(now),
+            tally.status_at(participant_id, now) if participant_id else None,
+            tally.totals(),
+            tally.recent(floor_minute(now), RECENT_MINUTES),
+        )
 
     def _explicit_at(
         self, connection: Connection, at: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
+PRIVATE_FILE = 0o600  # every click and participant: the user's alone
 # The newest migration. A database already there is opened without importing
 # Alembic (the usual start); tests check this against Alembic's own head.
 HEAD_REVISION = "0003"
@@ -74,6 +76,10 @@ def open_store(url: str) -> OpenedStore:
     if path is not None:
         _check_writable(path)
         lock = _lock(path)
+        # SQLite gives the -wal and -shm files the database file's mode; a file
+        # that cannot be opened is left for SQLite to report.
+        with contextlib.suppress(OSError):
+            _private_file(path).close()
     try:
         if path is not None and not _is_healthy(path):
             moved_aside = _move_aside(path)
@@ -97,7 +103,7 @@ def _lock(path: Path) -> IO[bytes]:
     Each process keeps the open meetings' buckets in memory, so two processes
     writing one file would overwrite each other's counts; the second is refused.
     """
-    lock = path.with_name(path.name + ".lock").open("a+b")
+    lock = _private_file(path.with_name(path.name + ".lock"))
     try:
         if sys.platform == "win32":
             import msvcrt  # noqa: PLC0415 - the Windows way
@@ -113,6 +119,14 @@ def _lock(path: Path) -> IO[bytes]:
             f"The database {path} is in use by another Muda Meter; quit that one first."
         ) from error
     return lock
+
+
+def _private_file(path: Path) -> IO[bytes]:
+    """`path` opened for appending, created 0600 (or made so): the user's alone."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    if hasattr(os, "fchmod"):
+        os.fchmod(descriptor, PRIVATE_FILE)
+    return os.fdopen(descriptor, "a+b")
 
 
 def head_revision() -> str:

@@ -1,13 +1,23 @@
-"""One app per data folder: a second launch asks the first to show its history."""
+"""One app per data folder: a second launch asks the first to show its history.
+
+The socket lives in the user's runtime folder (`$XDG_RUNTIME_DIR`, 0700), not
+under a predictable name in /tmp where another account could bind it first
+(the app would then believe itself already running and exit) or reach it. The
+server also checks who calls: on Linux, a peer of another user is hung up on.
+"""
 
 from __future__ import annotations
 
 import getpass
 import hashlib
 import logging
+import os
+import socket as sockets
+import stat
+import struct
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QStandardPaths, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from mudameter_desktop import APP_ID
@@ -17,12 +27,49 @@ log = logging.getLogger(__name__)
 
 SHOW_HISTORY = b"show-history\n"
 TIMEOUT_MS = 500
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
 def socket_name(data_dir: Path) -> str:
-    """A socket name per user and data folder, so a test's tmp folder has its own."""
+    """The socket's full path: per user and data folder, in a folder only the user can enter."""
     digest = hashlib.sha256(f"{getpass.getuser()}\0{data_dir.resolve()}".encode()).hexdigest()
-    return f"{APP_ID}-{digest[:16]}"
+    return str(_private_folder(data_dir) / f"{APP_ID}-{digest[:16]}.sock")
+
+
+def _private_folder(data_dir: Path) -> Path:
+    """The runtime folder when it is the user's alone, else the (0700) data folder."""
+    runtime = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.RuntimeLocation)
+    if runtime and _is_private(Path(runtime)):
+        return Path(runtime)
+    return data_dir
+
+
+def _is_private(folder: Path) -> bool:
+    if os.name != "posix":
+        return True  # Windows: a named pipe, limited to the user by UserAccessOption
+    try:
+        info = folder.stat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+def peer_is_this_user(descriptor: int) -> bool:
+    """Whether the process at the other end of a local socket runs as this user.
+
+    Linux tells (SO_PEERCRED); elsewhere the private folder is the guard.
+    """
+    option = getattr(sockets, "SO_PEERCRED", None)
+    if option is None or descriptor < 0:
+        return option is None
+    try:
+        with sockets.socket(fileno=os.dup(descriptor)) as peer:
+            _, uid, _ = _PEERCRED.unpack(
+                peer.getsockopt(sockets.SOL_SOCKET, option, _PEERCRED.size)
+            )
+    except OSError:
+        return False
+    return bool(uid == os.getuid())
 
 
 def notify_running(name: str) -> bool:
@@ -31,6 +78,10 @@ def notify_running(name: str) -> bool:
     socket.connectToServer(name)
     if not socket.waitForConnected(TIMEOUT_MS):
         return False
+    if not peer_is_this_user(int(socket.socketDescriptor())):
+        log.warning("The single-instance socket %s belongs to another user; ignored", name)
+        socket.abort()
+        return False
     socket.write(SHOW_HISTORY)
     socket.waitForBytesWritten(TIMEOUT_MS)
     socket.disconnectFromServer()
@@ -38,7 +89,7 @@ def notify_running(name: str) -> bool:
 
 
 class InstanceServer(QObject):
-    """Listens for later launches; `show_history_requested` when one calls."""
+    """Listens for later launches; `show_history_requested` when one of the same user calls."""
 
     show_history_requested = Signal()
 
@@ -57,12 +108,21 @@ class InstanceServer(QObject):
     def listening(self) -> bool:
         return self._server.isListening()
 
+    @property
+    def full_name(self) -> str:
+        return str(self._server.fullServerName())
+
     def close(self) -> None:
         self._server.close()
 
     @Slot()
     def _on_connection(self) -> None:
         while (socket := self._server.nextPendingConnection()) is not None:
+            if not peer_is_this_user(int(socket.socketDescriptor())):
+                log.warning("Hung up on a single-instance call from another user")
+                socket.abort()
+                socket.deleteLater()
+                continue
             socket.readyRead.connect(self._on_ready_read)
             socket.disconnected.connect(socket.deleteLater)
             if socket.bytesAvailable():

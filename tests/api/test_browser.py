@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from mudameter_desktop.api.access import RoomAccess
-from mudameter_desktop.api.gate import KEY_COOKIE
+from mudameter_desktop.api.gate import DEVICE_COOKIE
 from mudameter_desktop.api.server import ServerThread
+from mudameter_desktop.domain.participants import handle_of
 from tests.api.conftest import ROOM_KEY
 from tests.conftest import FakeClock
 
@@ -82,9 +84,11 @@ def test_click_engaged_is_highlighted_and_counted(
     participant_id = stored_id(browser)
 
     detail = httpx.get(f"{server.local_url}meetings/1").json()
-    me = next(p for p in detail["participants"] if p["id"] == participant_id)
+    me = next(p for p in detail["participants"] if p["handle"] == handle_of(participant_id))
     assert me["status"] == "engaged"
     assert detail["engagement_samples"][-1]["engaged"] == 1
+    assert "Meeting 11:00" in text_of(browser, "title")
+    assert text_of(browser, "time") == "11:00 – 12:00"  # 24-hour, as on the desktop
 
     # Another client's click shows up in the counts at the next refresh.
     httpx.post(f"{server.local_url}users/status", json={"status": "disengaged"})
@@ -111,9 +115,11 @@ def test_click_engaged_is_highlighted_and_counted(
     wait.until(lambda d: pressed(d) == [])  # set once the new meeting's detail arrives
 
 
+@pytest.mark.parametrize("link", ["#key=", "?key="])
 def test_joining_from_the_lan_with_the_link(
-    browser: WebDriver, server: ServerThread, access: RoomAccess
+    browser: WebDriver, server: ServerThread, access: RoomAccess, link: str
 ) -> None:
+    """The QR code's `/#key=` link, and the older `/?key=` one: one tap, then the page."""
     wait = WebDriverWait(browser, WAIT)
     page = f"http://{LAN_NAME}:{server.port}/"
     browser.get(page)
@@ -121,17 +127,16 @@ def test_joining_from_the_lan_with_the_link(
         "ask the host for the join link" in browser.find_element(By.TAG_NAME, "body").text.lower()
     )
 
-    browser.get(f"{page}?key={ROOM_KEY}")
+    browser.get(f"{page}{link}{ROOM_KEY}")
     wait.until(lambda d: text_of(d, "title") == "Meeting 11:00")
-    assert browser.current_url == page  # the key left the address bar
-    cookie = browser.get_cookie(KEY_COOKIE)
+    assert browser.current_url == page  # the key left the address bar...
+    assert browser.execute_script("return history.length") <= 2  # ...and the history entry
+    assert ROOM_KEY not in str(browser.execute_script("return location.href"))
+    cookie = browser.get_cookie(DEVICE_COOKIE)
     assert cookie is not None
-    assert (cookie["value"], cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (
-        ROOM_KEY,
-        True,
-        "Strict",
-        "/",
-    )
+    assert ROOM_KEY not in cookie["value"]  # a device token, not the key
+    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/")
+    assert 29 * 86400 < cookie["expiry"] - time.time() <= 30 * 86400  # it expires
     assert browser.execute_script("return document.cookie") == ""  # out of the script's reach
 
     browser.find_element(By.ID, "speaking").click()
@@ -141,14 +146,18 @@ def test_joining_from_the_lan_with_the_link(
     wait.until(lambda d: "room key has changed" in text_of(d, "message"))
 
 
-def test_a_join_link_followed_from_another_site(browser: WebDriver, server: ServerThread) -> None:
+@pytest.mark.parametrize("link", ["%23key=", "?key="])  # `#` escaped in a data: URL
+def test_a_join_link_followed_from_another_site(
+    browser: WebDriver, server: ServerThread, link: str
+) -> None:
     """From webmail or a chat the SameSite=Strict cookie is withheld on arrival only."""
     wait = WebDriverWait(browser, WAIT)
     page = f"http://{LAN_NAME}:{server.port}/"
-    elsewhere = f"data:text/html,<a id=join href='{page}?key={ROOM_KEY}'>Join</a>"
+    elsewhere = f"data:text/html,<a id=join href='{page}{link}{ROOM_KEY}'>Join</a>"
     browser.get(elsewhere)
     browser.find_element(By.ID, "join").click()
     wait.until(lambda d: text_of(d, "title") == "Meeting 11:00")
+    assert browser.current_url == page
     browser.find_element(By.ID, "disengaged").click()
     wait.until(lambda d: pressed(d) == ["disengaged"])
     browser.refresh()  # a reload counts as coming from the other site again

@@ -95,7 +95,7 @@ def test_on_all_interfaces_prints_the_join_link_once_and_never_logs_it(
     url = app.wait_for(app.stderr, LISTENING).group(1)
     port = url.rsplit(":", 1)[1].rstrip("/")
     link = app.wait_for(app.stdout, re.compile(r"Join link: (\S+)")).group(1)
-    assert re.fullmatch(rf"http://[\d.]+:{port}/\?key=fixed-room-key", link)
+    assert re.fullmatch(rf"http://[\d.]+:{port}/#key=fixed-room-key", link)
     denied = httpx.get(f"{url}meetings", headers={"Host": "meeting-room.example"})
     assert denied.status_code == 401  # not a loopback name: the key is needed
     assert app.stop(signal.SIGTERM) == 0

@@ -125,12 +125,12 @@ def test_join_url(make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(server_module, "lan_address", lambda: "192.168.5.6")
     server = make_server(host=ALL_INTERFACES)
     server.start()
-    assert server.join_url() == f"http://192.168.5.6:{server.port}/?key=room-key-for-tests"
+    assert server.join_url() == f"http://192.168.5.6:{server.port}/#key=room-key-for-tests"
 
 
 def test_join_url_quotes_the_key(service: MeterService) -> None:
     server = ServerThread(service, RoomAccess("a b&c/d"), "10.1.2.3", 9000)
-    assert server.join_url() == "http://10.1.2.3:9000/?key=a%20b%26c%2Fd"
+    assert server.join_url() == "http://10.1.2.3:9000/#key=a%20b%26c%2Fd"
     assert server.local_url == "http://10.1.2.3:9000/"
 
 

@@ -10,7 +10,6 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QDir
 from pytestqt.qtbot import QtBot
 
 from mudameter_desktop.store.database import head_revision, open_store, sqlite_url
@@ -180,7 +179,7 @@ def test_a_stale_single_instance_lock_after_a_crash_does_not_block_the_next_star
     wait_for(lambda: answers_health(url), timeout=60, what="the first app")
     first.signal(signal.SIGKILL)  # a crash: the instance socket is left behind
     first.wait()
-    lock = Path(QDir.tempPath()) / socket_name(tmp_path.resolve())  # where Qt puts it
+    lock = Path(socket_name(tmp_path.resolve()))  # a full path, in the runtime folder
     assert lock.exists()
     wait_for(lambda: port_is_free(port), what="the killed app's port")
     again = apps(gui_args(tmp_path, port), gui_env())

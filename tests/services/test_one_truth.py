@@ -211,3 +211,17 @@ def test_ending_with_no_meeting_running_creates_nothing(
         service.end_meeting()
     with store.sessions() as session:
         assert session.scalar(select(func.count(Meeting.id))) == 0
+
+
+def test_after_a_restart_the_live_view_knows_an_early_arrival_and_then_stays_in_memory(
+    service: MeterService, store: OpenedStore, clock: FakeClock
+) -> None:
+    click = service.record_status(Status.SPEAKING, None, LOCAL)  # 09:50, before the 10:00 start
+    restarted = MeterService(store.engine, service.zone, clock=clock)
+    view = restarted.live_view(click.participant_id)
+    assert view.meeting is not None
+    assert view.meeting.id == click.meeting_id
+    assert (view.room, view.status) == (Counts(speaking=1), Status.SPEAKING)
+    with counted_statements(store) as statements:
+        restarted.live_view(click.participant_id)
+    assert statements == []

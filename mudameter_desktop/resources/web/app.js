@@ -1,4 +1,4 @@
-// The participant page: say how you are, see the room's mood this minute.
+// The participant page: say how you are, see the room's mood right now.
 // Plain script, no build step, no network beyond this server.
 "use strict";
 
@@ -9,7 +9,21 @@ const STATUSES = ["speaking", "engaged", "disengaged"];
 
 // `clicks` counts status posts, so a refresh that started before one never
 // shows the status it replaced; `pending` counts those not answered yet.
-const state = { meetingId: null, lastBucket: null, pending: 0, clicks: 0 };
+const state = { meetingId: null, handle: null, pending: 0, clicks: 0 };
+
+// A join link's key (`/#key=…`, or the older `/?key=…`) leaves the address bar
+// and the history at once. The server already traded a `?key=` for the device
+// cookie; a fragment never reaches it, so this page trades it (a link opened
+// again on a joined phone, e.g. after "New room key").
+function takeKeyFromAddress() {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const query = new URLSearchParams(window.location.search);
+  if (!fragment.has("key") && !query.has("key")) {
+    return null;
+  }
+  window.history.replaceState(null, "", "/");
+  return fragment.get("key");
+}
 
 function storedId() {
   try {
@@ -66,8 +80,13 @@ function showError(error) {
   }
 }
 
+// 24-hour times, as the desktop app shows them ("Meeting 11:00").
 function timeOf(iso) {
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return new Date(iso).toLocaleTimeString([], {
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  });
 }
 
 function showMeeting(meeting) {
@@ -91,23 +110,25 @@ function showCounts(counts) {
 }
 
 // Refresh: a visit keeps this participant alive and follows the meeting of
-// the hour; the meeting's detail gives our status and the current minute.
+// the hour; the meeting's detail gives our status (found by our public
+// handle) and the room now: everyone once, under the status they hold now.
 async function refresh() {
   const clicks = state.clicks;
   const visit = await call("POST", "/visit", { participant_id: storedId() });
   storeId(visit.participant_id);
-  if (visit.meeting.id !== state.meetingId) {
-    state.lastBucket = null;
-  }
+  state.handle = visit.handle;
   showMeeting(visit.meeting);
-  const detail = await call("GET", `/meetings/${visit.meeting.id}`);
+  await showRoom(visit.meeting.id, clicks);
+}
+
+async function showRoom(meetingId, clicks) {
+  const detail = await call("GET", `/meetings/${meetingId}`);
   if (clicks !== state.clicks) {
-    return;
+    return; // a click came in meanwhile: its own answer is newer
   }
-  const me = detail.participants.find((participant) => participant.id === visit.participant_id);
+  const me = detail.participants.find((participant) => participant.handle === state.handle);
   showStatus(me ? me.status : null);
-  const samples = detail.engagement_samples;
-  showCounts(samples.length ? samples[samples.length - 1] : state.lastBucket);
+  showCounts(detail.room);
   showMessage("");
 }
 
@@ -126,12 +147,13 @@ async function postStatus(status) {
   try {
     const answer = await call("POST", "/users/status", { status, participant_id: storedId() });
     storeId(answer.participant_id);
-    state.lastBucket = answer.bucket;
+    state.handle = answer.handle;
     showStatus(answer.status);
-    showCounts(answer.bucket);
     showMessage("");
     if (answer.meeting_id !== state.meetingId) {
       await refresh();
+    } else if (state.pending === 1) {
+      await showRoom(answer.meeting_id, state.clicks); // the last click: the room with it
     }
   } catch (error) {
     showError(error);
@@ -149,6 +171,18 @@ async function tick() {
   window.setTimeout(tick, REFRESH_MS);
 }
 
+async function start() {
+  const key = takeKeyFromAddress();
+  if (key) {
+    try {
+      await call("POST", "/join", { key }); // renews the device cookie
+    } catch (error) {
+      showError(error);
+    }
+  }
+  tick();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   try {
     sessionStorage.removeItem(REJOINED_KEY); // join.js got us here: it may try again later
@@ -163,5 +197,5 @@ document.addEventListener("DOMContentLoaded", () => {
       refresh().catch(showError);
     }
   });
-  tick();
+  start();
 });

@@ -1,25 +1,77 @@
-// Runs on the "this room needs its key" page. A join link followed from
-// another site's page (webmail, a chat) sets the key cookie, but the browser
-// withholds that SameSite=Strict cookie from navigations started on the other
-// site. Requests from this page are same-site and carry it: if the key is
-// there after all, open the participant page from here.
+// Runs on the "this room needs its key" page (and its "no longer valid" and
+// "too many keys" forms). A join link `/#key=…` arrives here: the fragment
+// never reaches the server, so this script takes the key out of the address
+// bar and the history at once, trades it for a device cookie (`POST /join`),
+// and opens the participant page.
+//
+// A link followed from another site's page (webmail, a chat) arrives without
+// the SameSite=Strict cookie, which the page's own requests do carry: if the
+// cookie is there after all, open the participant page from here.
 "use strict";
 
 const REJOINED_KEY = "mudameter.rejoined"; // cleared by app.js once the page runs
 
-async function rejoin() {
-  try {
-    if (sessionStorage.getItem(REJOINED_KEY)) {
-      return; // tried once already and came back here: the key really is missing
-    }
-    const response = await fetch("/", { credentials: "same-origin", cache: "no-store" });
-    if (response.ok) {
-      sessionStorage.setItem(REJOINED_KEY, "1");
-      window.location.replace("/");
-    }
-  } catch {
-    // no storage or no server: the page's message stands
+function say(text) {
+  const message = document.getElementById("join-message");
+  if (message) {
+    message.textContent = text;
   }
 }
 
-rejoin();
+function takeKeyFromAddress() {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const query = new URLSearchParams(window.location.search);
+  if (!fragment.has("key") && !query.has("key")) {
+    return { found: false, key: null };
+  }
+  window.history.replaceState(null, "", "/");
+  // A `?key=` was judged by the server already (this page is its refusal).
+  return { found: true, key: fragment.get("key") };
+}
+
+async function join(key) {
+  say("Joining the room…");
+  const response = await fetch("/join", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    credentials: "same-origin",
+    cache: "no-store",
+    body: JSON.stringify({ key }),
+  });
+  if (response.ok) {
+    window.location.replace("/");
+  } else if (response.status === 429) {
+    say("Too many wrong room keys were tried just now. Wait a minute, then open the join link again.");
+  } else {
+    say("This room key is no longer valid. Ask the host for the new join link, or scan the QR code again.");
+  }
+}
+
+async function rejoin() {
+  if (sessionStorage.getItem(REJOINED_KEY)) {
+    return; // tried once already and came back here: the key really is missing
+  }
+  const response = await fetch("/", { credentials: "same-origin", cache: "no-store" });
+  if (response.ok) {
+    sessionStorage.setItem(REJOINED_KEY, "1");
+    window.location.replace("/");
+  }
+}
+
+async function start() {
+  const { found, key } = takeKeyFromAddress();
+  try {
+    if (key) {
+      await join(key);
+    } else if (!found) {
+      await rejoin();
+    }
+  } catch {
+    // no storage or no server: the page's message stands
+    if (key) {
+      say("Cannot reach Muda Meter. Open the join link again in a moment.");
+    }
+  }
+}
+
+start();
