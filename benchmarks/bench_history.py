@@ -70,9 +70,16 @@ def generate(data_dir: Path, meetings: int = MEETINGS) -> int:
                     "status_at": starts,
                 }
             )
+        totals = meeting_rows[-1]
         for minute in range(MINUTES):
             speaking = rng.randint(0, min(3, people))
             engaged = rng.randint(0, people - speaking)
+            for column, count in zip(
+                ("speaking", "engaged", "disengaged"),
+                (speaking, engaged, people - speaking - engaged),
+                strict=True,
+            ):
+                totals[f"total_{column}"] = int(totals.get(f"total_{column}", 0)) + count
             sample_rows.append(
                 {
                     "meeting_id": meeting_id,

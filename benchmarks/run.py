@@ -23,10 +23,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import bench_history, bench_idle, bench_lan, bench_qt, bench_startup
+from benchmarks import (
+    bench_history,
+    bench_idle,
+    bench_lan,
+    bench_qt,
+    bench_startup,
+    bench_trends,
+)
 from benchmarks.common import RESULTS, machine
 
-SECTIONS = ("startup", "idle", "click", "lag", "lan", "history")
+SECTIONS = ("startup", "idle", "click", "lag", "lan", "history", "trends")
 
 
 @dataclass
@@ -255,6 +262,29 @@ def history(quick: bool, raw: dict[str, Any]) -> list[Row]:
     ]
 
 
+def trends(quick: bool, raw: dict[str, Any]) -> list[Row]:
+    figures = bench_trends.measure(repeats=3 if quick else 7)
+    raw["trends"] = figures
+    baseline = figures["baseline_aggregate_ms"]
+    return [
+        Row(
+            f"trends over 10 000 meetings: {name}",
+            figures[key],
+            "ms",
+            baseline,
+            "every meeting's sums in one GROUP BY",
+            "≤ 200 ms",
+            figures[key] <= 200,
+        )
+        for name, key in (
+            ("GET /trends?by=week", "trends_week_ms"),
+            ("GET /trends?by=month", "trends_month_ms"),
+            ("GET /trends/heatmap", "heatmap_ms"),
+            ("recurring titles that waste most", "titles_ms"),
+        )
+    ]
+
+
 RUNNERS: dict[str, Callable[[bool, dict[str, Any]], list[Row]]] = {
     "startup": startup,
     "idle": idle,
@@ -262,6 +292,7 @@ RUNNERS: dict[str, Callable[[bool, dict[str, Any]], list[Row]]] = {
     "lag": lag,
     "lan": lan,
     "history": history,
+    "trends": trends,
 }
 
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from mudameter_desktop.api.network import share_host
 from mudameter_desktop.hosts import ALL_INTERFACES, LOOPBACK, host_for, is_loopback_name
 from mudameter_desktop.paths import AppPaths, resolve_paths
 
@@ -191,7 +192,7 @@ def open_runtime(
     )
     if not serve:
         return runtime
-    host = options.host or host_for(settings.share_on_lan)
+    host = options.host or (share_host() if settings.share_on_lan else LOOPBACK)
     try:
         runtime.server = start_server(service, access, host, options.port, settings.port)
     except Exception as failure:  # the tray must keep working without the server

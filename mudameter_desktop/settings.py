@@ -76,6 +76,11 @@ class Settings:
     nudge_disengaged: bool = False
     room_key: str = ""
     export_folder: str = ""  # where the last export was saved ("": the documents folder)
+    # Global shortcuts (issue 15): on where the desktop lets an app grab keys (X11), else off.
+    shortcuts_enabled: bool = True
+    shortcut_speaking: str = "Ctrl+Alt+1"
+    shortcut_engaged: str = "Ctrl+Alt+2"
+    shortcut_disengaged: str = "Ctrl+Alt+3"
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Iterator
@@ -168,6 +171,31 @@ def test_the_server_extra_installs_the_postgresql_driver() -> None:
     assert any(requirement.startswith("psycopg[binary]") for requirement in extras["server"])
 
 
+def read_until(app: subprocess.Popen[str], needle: str, timeout: float) -> str:
+    """What the app wrote to stderr until a line containing `needle` (or the timeout),
+    then SIGTERM and the rest; a reader thread, so a silent app cannot block the test."""
+    assert app.stderr is not None
+    stream = app.stderr
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True)
+    reader.start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not any(needle in line for line in seen):
+        with contextlib.suppress(queue.Empty):
+            seen.append(lines.get(timeout=0.2))
+    app.send_signal(signal.SIGTERM)
+    try:
+        app.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        app.kill()
+        app.wait()
+    reader.join(timeout=5)
+    while not lines.empty():
+        seen.append(lines.get())
+    return "".join(seen)
+
+
 def test_the_gui_says_a_bad_database_url_in_one_line(tmp_path: Path) -> None:
     """The tray app shows the message and keeps running; stderr gets one line, no traceback."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
@@ -175,25 +203,9 @@ def test_the_gui_says_a_bad_database_url_in_one_line(tmp_path: Path) -> None:
     with subprocess.Popen(
         list(map(str, command)), stderr=subprocess.PIPE, text=True, env=env
     ) as app:
-        assert app.stderr is not None
-        seen = []
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        try:
-            while time.monotonic() < deadline:
-                line = app.stderr.readline()
-                if not line:
-                    break
-                seen.append(line)
-                if "is not a database URL" in line:
-                    break
-        finally:
-            app.send_signal(signal.SIGTERM)
-            _, rest = app.communicate(timeout=30)
-    stderr = "".join(seen) + rest
+        stderr = read_until(app, "is not a database URL", STARTUP_TIMEOUT)
     assert "Traceback" not in stderr, stderr
-    failures = [line for line in stderr.splitlines() if "is not a database URL" in line]
-    assert failures, stderr
-    assert all(line.count("\n") == 0 for line in failures)
+    assert "is not a database URL" in stderr, stderr
 
 
 def test_an_explicit_port_that_is_taken_is_refused(tmp_path: Path, taken_port: int) -> None:
@@ -211,20 +223,9 @@ def test_the_default_port_moves_on_to_the_next_free_one(tmp_path: Path, taken_po
     save_settings(paths.settings_file, Settings(port=taken_port, room_key="k" * 22))
     command = [BIN / "mudameter-cli", "--headless", "--data-dir", tmp_path]
     with subprocess.Popen(list(map(str, command)), stderr=subprocess.PIPE, text=True) as app:
-        assert app.stderr is not None
-        listening = ""
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        try:
-            while time.monotonic() < deadline and not listening:
-                line = app.stderr.readline()
-                if not line:
-                    break
-                if "HTTP server listening on" in line:
-                    listening = line
-        finally:
-            app.send_signal(signal.SIGTERM)
-            _, rest = app.communicate(timeout=30)
-    assert app.returncode == 0, rest
+        stderr = read_until(app, "HTTP server listening on", STARTUP_TIMEOUT)
+    assert app.returncode == 0, stderr
+    listening = next(line for line in stderr.splitlines() if "HTTP server listening on" in line)
     port = int(listening.rsplit(":", 1)[1].split("/", 1)[0])
     assert taken_port < port < taken_port + PORT_ATTEMPTS
 

@@ -20,6 +20,7 @@ from mudameter_desktop.api.schemas import (
     VisitRequest,
     parse_time,
 )
+from mudameter_desktop.api.trends import TREND_ROUTES
 from mudameter_desktop.api.web import WebAssets
 from mudameter_desktop.domain.meetings import MEETING_LENGTH, MINUTE
 from mudameter_desktop.domain.statuses import ParticipantKind
@@ -169,4 +170,5 @@ ROUTES = [
     health,
     participant_page,
     static_file,
+    *TREND_ROUTES,
 ]

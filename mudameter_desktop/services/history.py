@@ -8,20 +8,33 @@ meetings are stored and the answer equals the definition up to now.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 
-from sqlalchemy import Connection, Engine, Row, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Row, case, func, select
+from sqlalchemy.orm import Mapped
 
 from mudameter_desktop.domain.participants import handle_of
 from mudameter_desktop.domain.statuses import Counts, Status
+from mudameter_desktop.domain.trends import (
+    MIN_RECURRENCES,
+    Period,
+    first_day_of,
+    local_midnight,
+    wasted_person_hours,
+    weekday_and_hour,
+)
 from mudameter_desktop.services.errors import InvalidInputError, NotFoundError
 from mudameter_desktop.services.views import (
+    HeatCell,
     MeetingDetail,
     MeetingPage,
     MeetingSummary,
     ParticipantView,
     Sample,
+    TitleWaste,
+    TrendPoint,
 )
 from mudameter_desktop.store.models import EngagementSample, Meeting, Participant
 
@@ -38,10 +51,12 @@ class MeetingHistory:
         engine: Engine,
         settle: Callable[[], None],
         clock: Callable[[], datetime],
+        zone: tzinfo,
     ) -> None:
         self._engine = engine
         self._settle = settle
         self._clock = clock
+        self._zone = zone
 
     def list_meetings(self, page: int = 1) -> MeetingPage:
         """Meetings newest first (`starts_at`, then `id`, descending), 20 a page."""
@@ -132,6 +147,99 @@ class MeetingHistory:
             samples,
             room,
         )
+
+    # -- trends -------------------------------------------------------------
+
+    def trends(self, by: Period) -> list[TrendPoint]:
+        """Meetings, participant-minutes, muda and waste per local week or month, newest first."""
+        groups: dict[date, _Tally] = defaultdict(_Tally)
+        for _title, starts_at, totals in self._meeting_totals():
+            day = starts_at.astimezone(self._zone).date()
+            groups[first_day_of(day, by)].add(totals)
+        return [
+            TrendPoint(
+                local_midnight(first_day, self._zone),
+                group.meetings,
+                group.counts.total,
+                group.counts.muda,
+                wasted_person_hours(group.counts),
+            )
+            for first_day, group in sorted(groups.items(), reverse=True)
+        ]
+
+    def heatmap(self) -> list[HeatCell]:
+        """Muda by the local weekday and hour meetings start in (cells with meetings only)."""
+        groups: dict[tuple[int, int], _Tally] = defaultdict(_Tally)
+        for _title, starts_at, totals in self._meeting_totals():
+            groups[weekday_and_hour(starts_at, self._zone)].add(totals)
+        return [
+            HeatCell(weekday, hour, group.meetings, group.counts.total, group.counts.muda)
+            for (weekday, hour), group in sorted(groups.items())
+        ]
+
+    def wasteful_titles(self, limit: int = 10) -> list[TitleWaste]:
+        """Recurring titles by the person-hours their meetings wasted, most first."""
+        groups: dict[str, _Tally] = defaultdict(_Tally)
+        for title, _starts_at, totals in self._meeting_totals():
+            groups[title].add(totals)
+        wastes = [
+            TitleWaste(
+                title,
+                group.meetings,
+                group.counts.total,
+                group.counts.muda,
+                wasted_person_hours(group.counts),
+            )
+            for title, group in groups.items()
+            if group.meetings >= MIN_RECURRENCES
+        ]
+        wastes.sort(key=lambda waste: (-waste.wasted_person_hours, waste.title))
+        return wastes[:limit]
+
+    def _meeting_totals(self) -> list[tuple[str, datetime, tuple[int, int, int]]]:
+        """Every meeting's title, start and totals: one aggregate query."""
+        self._settle()
+
+        def total(stored: Mapped[int], column: Mapped[int]) -> ColumnElement[int]:
+            """Stored for complete meetings; summed from the samples of the few open ones."""
+            summed = (
+                select(func.coalesce(func.sum(column), 0))
+                .where(EngagementSample.meeting_id == Meeting.id)
+                .scalar_subquery()
+            )
+            return case((Meeting.complete, stored), else_=summed)
+
+        query = select(
+            Meeting.title,
+            Meeting.starts_at,
+            total(Meeting.total_speaking, EngagementSample.speaking),
+            total(Meeting.total_engaged, EngagementSample.engaged),
+            total(Meeting.total_disengaged, EngagementSample.disengaged),
+        )
+        with self._engine.connect() as connection:
+            return [
+                (title, starts_at, (speaking, engaged, disengaged))
+                for title, starts_at, speaking, engaged, disengaged in connection.execute(query)
+            ]
+
+
+class _Tally:
+    """Meetings and their summed counts, added up one meeting at a time."""
+
+    __slots__ = ("disengaged", "engaged", "meetings", "speaking")
+
+    def __init__(self) -> None:
+        self.meetings = self.speaking = self.engaged = self.disengaged = 0
+
+    def add(self, totals: tuple[int, int, int]) -> None:
+        self.meetings += 1
+        self.speaking += totals[0]
+        self.engaged += totals[1]
+        self.disengaged += totals[2]
+
+    @property
+    def counts(self) -> Counts:
+        return Counts(self.speaking, self.engaged, self.disengaged)
 
 
 def _summaries(

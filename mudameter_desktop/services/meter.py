@@ -102,7 +102,7 @@ class MeterService:
         # for the write lock: the UI reads beside a stream of LAN clicks.
         self._settled_until: datetime | None = None
         self._pending: list[MeetingChange] = []  # published after the transaction commits
-        self.history = MeetingHistory(engine, self.settle, clock)
+        self.history = MeetingHistory(engine, self.settle, clock, zone)
 
     # -- meetings ---------------------------------------------------------
 
@@ -284,9 +284,7 @@ class MeterService:
                 for meeting_id in pending:
                     self._save_rows(connection, meeting_id, self._tallies[meeting_id])
                 if finished:
-                    connection.execute(
-                        update(Meeting).where(Meeting.id.in_(finished)).values(complete=True)
-                    )
+                    connection.execute(statements.COMPLETE_MEETINGS, {"ids": finished})
             for meeting_id in finished:
                 del self._tallies[meeting_id]
             self._settled_until = floor_minute(now) + MINUTE

@@ -108,3 +108,36 @@ class LiveView:
     @property
     def muda(self) -> float | None:
         return self.totals.muda
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One week or month of meetings (periods in the host's zone)."""
+
+    period_start: datetime  # the local period's first instant, as an aware UTC time
+    meetings: int
+    participant_minutes: int
+    muda: float | None
+    wasted_person_hours: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeatCell:
+    """Meetings starting on one weekday (0 = Monday) in one local hour."""
+
+    weekday: int
+    hour: int
+    meetings: int
+    participant_minutes: int
+    muda: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TitleWaste:
+    """A title that recurs (two meetings or more), with what its meetings wasted."""
+
+    title: str
+    meetings: int
+    participant_minutes: int
+    muda: float | None
+    wasted_person_hours: float

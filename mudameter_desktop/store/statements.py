@@ -7,10 +7,11 @@ compiled cache instead of generating a statement and its cache key per click
 
 from __future__ import annotations
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import ScalarSelect, Table, bindparam, func, insert, select, update
 
 from mudameter_desktop.store.models import Base
 
+_meeting: Table = Base.metadata.tables["meeting"]
 _participant: Table = Base.metadata.tables["participant"]
 _status_change: Table = Base.metadata.tables["status_change"]
 _sample: Table = Base.metadata.tables["engagement_sample"]
@@ -52,3 +53,24 @@ UPDATE_SAMPLE = (
 
 # Parameters: meeting_id, minute, speaking, engaged, disengaged.
 INSERT_SAMPLE = insert(_sample)
+
+
+def _sample_sum(column: str) -> ScalarSelect[int]:
+    return (
+        select(func.coalesce(func.sum(_sample.c[column]), 0))
+        .where(_sample.c.meeting_id == _meeting.c.id)
+        .scalar_subquery()
+    )
+
+
+# Parameters: ids (expanding). Marks meetings complete with their samples' sums.
+COMPLETE_MEETINGS = (
+    update(_meeting)
+    .where(_meeting.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        complete=True,
+        total_speaking=_sample_sum("speaking"),
+        total_engaged=_sample_sum("engaged"),
+        total_disengaged=_sample_sum("disengaged"),
+    )
+)

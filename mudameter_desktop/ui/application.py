@@ -131,6 +131,7 @@ class DesktopApp(QObject):
             )
             self.controller.meetings_changed.connect(self.history.apply_changes)
             self.controller.settings_changed.connect(self.history.set_settings)
+            self.history.export_folder_chosen.connect(self.controller.remember_export_folder)
         self.history.show_and_raise()
 
     @Slot()

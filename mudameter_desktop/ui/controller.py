@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from mudameter_desktop.api.network import share_host, stop_if_network_left
 from mudameter_desktop.domain.buckets import room_disengaged_for
 from mudameter_desktop.domain.meetings import floor_minute
 from mudameter_desktop.domain.statuses import ParticipantKind, Status
-from mudameter_desktop.runtime import Runtime, host_for, is_shared
+from mudameter_desktop.runtime import LOOPBACK, Runtime, is_shared
 from mudameter_desktop.services.changes import ChangeKind, MeetingChange
 from mudameter_desktop.settings import Settings, save_settings
 from mudameter_desktop.ui import autostart
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray
 log = logging.getLogger(__name__)
 
 BATCH_MS = 150  # LAN clicks arriving within this are one refresh
+NETWORK_CHECK_MS = 5_000  # how soon a lost network stops sharing
 RETRY_MS = 15_000  # a store that could not be opened is tried again this often
 NUDGE_MINUTES = 5
 
@@ -77,6 +79,10 @@ class MeterController(QObject):
         self._retry = QTimer(self, singleShot=True, interval=RETRY_MS)
         self._retry.timeout.connect(self.retry)
         self._hub_changed.connect(self._on_change)
+        # Sharing stops when the laptop leaves the network it shares on (lan-access).
+        self._network = QTimer(self, interval=NETWORK_CHECK_MS)
+        self._network.timeout.connect(self.check_network)
+        self._network.start()
 
     # -- loading ----------------------------------------------------------
 
@@ -178,7 +184,9 @@ class MeterController(QObject):
             self.state.update(share_on_lan=share)
             return
         self.tasks.run(
-            lambda: server.rebind(host_for(share)), self._on_rebound, self._on_rebind_failed
+            lambda: server.rebind(share_host() if share else LOOPBACK),  # the current network
+            self._on_rebound,
+            self._on_rebind_failed,
         )
 
     def _on_rebound(self, _result: object) -> None:
@@ -194,6 +202,24 @@ class MeterController(QObject):
         log.warning("Rebinding the server failed: %s", error)
         emit(self.notify, "Share on LAN failed", str(error))
         self._on_rebound(None)
+
+    @Slot()
+    def check_network(self) -> None:
+        """Stop sharing, and say so, once the shared address has left this machine."""
+        runtime = self.runtime
+        server = runtime.server if runtime is not None else None
+        if server is None or not is_shared(server) or self._closed:
+            return
+        self.tasks.run(lambda: stop_if_network_left(server), self._on_network_checked)
+
+    def _on_network_checked(self, message: object) -> None:
+        runtime = self.runtime
+        if not isinstance(message, str) or runtime is None:
+            return
+        log.warning("Stopped sharing on the LAN: the shared address left this machine")
+        self.save_settings(runtime.settings.with_changes(share_on_lan=False))
+        self._on_rebound(None)
+        emit(self.notify, "Sharing on the LAN stopped", message)
 
     def new_room_key(self) -> None:
         """Revoke the room key at once and keep the new one for the next start."""
@@ -220,6 +246,13 @@ class MeterController(QObject):
             log.exception("Saving the settings failed")
             emit(self.notify, "Settings not saved", str(error))
         emit(self.settings_changed, settings)
+
+    @Slot(str)
+    def remember_export_folder(self, folder: str) -> None:
+        """The folder the next export dialog opens in."""
+        runtime = self.runtime
+        if runtime is not None and folder != runtime.settings.export_folder:
+            self.save_settings(runtime.settings.with_changes(export_folder=folder))
 
     @property
     def settings(self) -> Settings:
@@ -279,6 +312,7 @@ class MeterController(QObject):
         self._closed = True
         self._minute.stop()
         self._retry.stop()
+        self._network.stop()
         self._changes.cancel()
         if self._unsubscribe is not None:
             self._unsubscribe()

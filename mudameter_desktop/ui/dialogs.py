@@ -25,6 +25,8 @@ from mudameter_desktop.domain.meetings import MAX_DURATION_MINUTES, MAX_TITLE_LE
 from mudameter_desktop.settings import Settings
 
 QR_SCALE = 8
+LINK_MIN_WIDTH = 320
+LINK_PADDING = 16  # the line edit's frame and inner margins
 
 
 def _ok_cancel(dialog: QDialog) -> QDialogButtonBox:
@@ -143,14 +145,14 @@ class QrDialog(QDialog):
         self.code.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.link = QLineEdit()
         self.link.setReadOnly(True)
-        self.link.setMinimumWidth(320)
+        self.link.setMinimumWidth(LINK_MIN_WIDTH)
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         copy = QPushButton("Copy link")
         copy.clicked.connect(self.copy_link)
-        new_key = QPushButton("New room key")
+        new_key = self.new_key_button = QPushButton("New room key")
         new_key.setToolTip("Revoke the current key: phones that joined with it must scan again")
-        new_key.clicked.connect(self.new_key_requested)
+        new_key.clicked.connect(self.new_key_requested)  # DesktopApp asks for confirmation
         row = QHBoxLayout()
         row.addWidget(self.link, 1)
         row.addWidget(copy)
@@ -169,6 +171,17 @@ class QrDialog(QDialog):
         self._shown = (url, shared)
         self.link.setText(url)
         self.link.setCursorPosition(0)  # the address first, not the end of the key
+        # Wide enough for the whole link: a cut-off key reads as a wrong one.
+        margins = self.link.textMargins()
+        self.link.setMinimumWidth(
+            max(
+                LINK_MIN_WIDTH,
+                self.link.fontMetrics().horizontalAdvance(url)
+                + margins.left()
+                + margins.right()
+                + LINK_PADDING,
+            )
+        )
         self.code.setPixmap(qr_pixmap(url))
         self.hint.setText(
             "Scan with a phone on the same network."

@@ -25,7 +25,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QColor, QKeySequence, QPainter, QShortcut
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -53,6 +54,7 @@ from mudameter_desktop.ui.icons import icon, status_icon
 from mudameter_desktop.ui.signals import emit
 from mudameter_desktop.ui.state import STATUS_LABELS, people, percent, wasted_text
 from mudameter_desktop.ui.tasks import TaskRunner
+from mudameter_desktop.ui.trends import TrendsView
 
 if TYPE_CHECKING:
     from mudameter_desktop.services.history import MeetingHistory
@@ -267,8 +269,6 @@ class HistoryWindow(QWidget):
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.setWordWrap(True)
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        QShortcut(QKeySequence.StandardKey.Close, self, self.close)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.close)
         self._lay_out()
         self.model.fetchMore(QModelIndex())
         self._show(None)
@@ -304,8 +304,14 @@ class HistoryWindow(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(lower)
+        self.trends = TrendsView(self._history, self._zone, self.settings, self._tasks)  # issue 15
+        self.trends.export_folder_chosen.connect(self.export_folder_chosen)
+        self.trends.exported.connect(self.exported)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(split, "Meetings")
+        self.tabs.addTab(self.trends, "Trends")
         layout = QVBoxLayout(self)
-        layout.addWidget(split)
+        layout.addWidget(self.tabs)
 
     def _meeting_buttons(self) -> tuple[QPushButton, ...]:
         return (
@@ -324,6 +330,13 @@ class HistoryWindow(QWidget):
         if row is not None:
             self.table.selectRow(row)
 
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Escape and Ctrl+W (the platform's Close) close the window."""
+        if event.key() == Qt.Key.Key_Escape or event.matches(QKeySequence.StandardKey.Close):
+            self.close()
+        else:
+            super().keyPressEvent(event)
+
     def show_and_raise(self) -> None:
         self.show()
         self.raise_()
@@ -334,6 +347,7 @@ class HistoryWindow(QWidget):
         """The settings changed (the controller's `settings_changed`)."""
         self.settings = settings
         self.model.set_settings(settings)
+        self.trends.set_settings(settings)
 
     @Slot(object)
     def apply_changes(self, changes: dict[int, ChangeKind]) -> None:
@@ -346,6 +360,7 @@ class HistoryWindow(QWidget):
                 detail = self._load(selected)
             known[selected] = detail
         self.model.apply_changes(changes, known)
+        self.trends.apply_changes(changes)
         if selected is not None and self.selected_id() != selected:
             self.select_meeting(selected)  # the model was reloaded
         if selected in known:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import tzinfo
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -101,10 +101,6 @@ class MeterWindow(QWidget):
         problem.addWidget(self.retry)
         layout.addLayout(problem)
         self.setMaximumWidth(MAX_WIDTH)
-        # Ctrl+W (the platform's Close) closes it, as any window; Escape too when a tray
-        # icon brings it back (without one, closing quits: Escape only minimises).
-        QShortcut(QKeySequence.StandardKey.Close, self, self.close)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._on_escape)
 
     def sync(self, live: LiveState, zone: tzinfo) -> None:
         self.group.setExclusive(False)  # so that idle can show no button checked
@@ -140,12 +136,18 @@ class MeterWindow(QWidget):
         screen = QGuiApplication.screenAt(anchor.center()) or self.screen()
         return screen.availableGeometry()
 
-    @Slot()
-    def _on_escape(self) -> None:
-        if self._quit_on_close:
-            self.showMinimized()
-        else:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Ctrl+W (the platform's Close) closes it, as any window; Escape too when a
+        tray icon brings it back (without one, closing quits: Escape only minimises)."""
+        if event.matches(QKeySequence.StandardKey.Close):
             self.close()
+        elif event.key() == Qt.Key.Key_Escape:
+            if self._quit_on_close:
+                self.showMinimized()
+            else:
+                self.close()
+        else:
+            super().keyPressEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._quit_on_close:

@@ -12,7 +12,7 @@ from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.icons import status_icon
 from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, live_meeting_line
 
-MAX_LINE_PX = 360  # a long title or error is elided: the menu never grows wider than this
+MAX_LINE_PX = 320  # a long title or error is elided: the menu never grows wider than this
 
 
 class TrayMenu(QMenu):

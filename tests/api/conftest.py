@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from litestar.testing import TestClient
 
-from mudameter_desktop.api.access import RoomAccess, is_loopback_address
+from mudameter_desktop.api.access import RoomAccess
 from mudameter_desktop.api.app import create_app
 from mudameter_desktop.api.gate import ASGIApp, Receive, Scope, Send
 from mudameter_desktop.api.limits import RateLimiter
 from mudameter_desktop.api.server import ServerThread
+from mudameter_desktop.hosts import is_loopback_address
 from mudameter_desktop.services.meter import MeterService
 from tests.conftest import FakeClock
 

@@ -10,11 +10,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from mudameter_desktop.api.access import (
-    RoomAccess,
-    is_loopback_address,
-    is_loopback_host_header,
-)
+from mudameter_desktop.api.access import RoomAccess, is_loopback_host_header
 from mudameter_desktop.api.gate import (
     DEVICE_COOKIE,
     WRONG_KEY_BUDGET,
@@ -23,6 +19,7 @@ from mudameter_desktop.api.gate import (
     RefusalLog,
 )
 from mudameter_desktop.api.limits import RateLimiter, json_too_deep
+from mudameter_desktop.hosts import is_loopback_address
 from tests.api.conftest import LAN_ADDRESS, ROOM_KEY, ClientFactory, ManualTime
 
 Client = TestClient[ASGIApp]

@@ -9,9 +9,8 @@ from litestar.testing import TestClient
 from mudameter_desktop import __version__
 from mudameter_desktop.api.gate import ASGIApp
 from mudameter_desktop.domain.participants import handle_of
-from mudameter_desktop.services.changes import MeetingChange
+from mudameter_desktop.services.changes import ChangeKind, MeetingChange
 from mudameter_desktop.services.meter import MeterService
-from mudameter_desktop.services.changes import ChangeKind
 from tests.conftest import FakeClock
 
 Client = TestClient[ASGIApp]

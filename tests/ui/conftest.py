@@ -75,10 +75,10 @@ def settings_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def runtime(service: MeterService, clock: FakeClock, settings_file: Path) -> Runtime:
-    access = RoomAccess("first-key")
+    access = RoomAccess("first-key-0123456789abcdef")
     return Runtime(
         service=service,
-        settings=Settings(room_key="first-key"),
+        settings=Settings(room_key="first-key-0123456789abcdef"),
         settings_file=settings_file,
         access=access,
         server=FakeServer(access),

@@ -198,18 +198,21 @@ def test_export_csv_and_json(
     planning: int,
     service: MeterService,
     tmp_path: Path,
+    qtbot: QtBot,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     csv_path, json_path = tmp_path / "m.csv", tmp_path / "m.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(csv_path), ""))
-    history.export_csv_button.click()
+    with qtbot.waitSignal(history.exported):  # written in the background
+        history.export_csv_button.click()
     lines = csv_path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "meeting_id,title,minute,speaking,engaged,disengaged"
     assert len(lines) == 1 + len(service.history.meeting_detail(planning).engagement_samples)
     assert lines[1].startswith(f"{planning},Planning,")
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(json_path), ""))
-    history.export_json_button.click()
+    with qtbot.waitSignal(history.exported):
+        history.export_json_button.click()
     exported = json.loads(json_path.read_text(encoding="utf-8"))
     assert (exported["id"], exported["title"], exported["participant_count"]) == (
         planning,

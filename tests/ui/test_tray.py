@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import event
 
+from mudameter_desktop.api.network import share_host
 from mudameter_desktop.domain.statuses import ParticipantKind, Status
-from mudameter_desktop.runtime import ALL_INTERFACES, LOOPBACK, Runtime
+from mudameter_desktop.runtime import LOOPBACK, Runtime
 from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.settings import load_settings
 from mudameter_desktop.store.database import OpenedStore
@@ -27,7 +28,7 @@ from tests.ui.conftest import Closer, FakeServer, QuitRecorder
 
 def local_participants(service: MeterService, meeting_id: int) -> list[tuple[str, Status | None]]:
     detail = service.history.meeting_detail(meeting_id)
-    return [(p.id, p.status) for p in detail.participants if p.kind == ParticipantKind.LOCAL]
+    return [(p.handle, p.status) for p in detail.participants if p.kind == ParticipantKind.LOCAL]
 
 
 def test_status_actions_record_one_local_participant(
@@ -132,35 +133,42 @@ def test_share_on_lan_rebinds_and_is_remembered(
     assert isinstance(server, FakeServer)
     with qtbot.waitSignal(desktop.state.changed):
         desktop.menu.share_on_lan.trigger()
-    assert server.hosts == [ALL_INTERFACES]
+    assert server.hosts == [share_host()]  # the current network's address
     assert desktop.state.live.share_on_lan and desktop.menu.share_on_lan.isChecked()
     assert load_settings(settings_file).share_on_lan
 
     with qtbot.waitSignal(desktop.state.changed):
         desktop.menu.share_on_lan.trigger()
-    assert server.hosts == [ALL_INTERFACES, LOOPBACK]
+    assert server.hosts == [share_host(), LOOPBACK]
     assert not load_settings(settings_file).share_on_lan
 
 
 def test_copy_join_link(desktop: DesktopApp) -> None:
     desktop.menu.copy_link.trigger()
-    assert QGuiApplication.clipboard().text() == "http://192.168.1.20:8765/?key=first-key"
+    assert QGuiApplication.clipboard().text() == "http://192.168.1.20:8765/?key=first-key-0123456789abcdef"
 
 
 def test_qr_code_and_new_room_key(
-    desktop: DesktopApp, runtime: Runtime, settings_file: Path, qtbot: QtBot
+    desktop: DesktopApp,
+    runtime: Runtime,
+    settings_file: Path,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(
+        QMessageBox, "question", staticmethod(lambda *_: QMessageBox.StandardButton.Yes)
+    )
     desktop.menu.show_qr.trigger()
     dialog = desktop.qr_dialog
     assert dialog is not None
     qtbot.addWidget(dialog)
-    assert dialog.link.text().endswith("key=first-key")
+    assert dialog.link.text().endswith("key=first-key-0123456789abcdef")
     pixmap = dialog.code.pixmap()
     assert not pixmap.isNull() and pixmap.width() > 100
 
     emit(dialog.new_key_requested)
     new_key = runtime.access.key
-    assert new_key != "first-key"
+    assert new_key != "first-key-0123456789abcdef"
     assert dialog.link.text().endswith(f"key={new_key}")
     assert load_settings(settings_file).room_key == new_key
 
@@ -191,7 +199,7 @@ def test_settings_round_trip(
         True,
         True,
     )
-    assert saved.room_key == "first-key"
+    assert saved.room_key == "first-key-0123456789abcdef"
     entry = (tmp_path / "xdg" / "autostart" / "mudameter.desktop").read_text(encoding="utf-8")
     assert "Exec=mudameter --data-dir /portable\n" in entry
 

@@ -171,7 +171,7 @@ async function tick() {
   window.setTimeout(tick, REFRESH_MS);
 }
 
-async function start() {
+async function joinFromAddress() {
   const key = takeKeyFromAddress();
   if (key) {
     try {
@@ -180,6 +180,12 @@ async function start() {
       showError(error);
     }
   }
+}
+
+async function start() {
+  await joinFromAddress();
+  // A link pasted into this very tab changes only the fragment: no new page load.
+  window.addEventListener("hashchange", joinFromAddress);
   tick();
 }
 

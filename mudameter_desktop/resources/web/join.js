@@ -74,4 +74,6 @@ async function start() {
   }
 }
 
+// A link pasted into this very tab changes only the fragment: no new page load.
+window.addEventListener("hashchange", start);
 start();
