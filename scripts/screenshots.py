@@ -5,8 +5,9 @@
 
 (`SCREENSHOT_DISPLAY=:98` picks another X display number than :99.)
 
-Needs Xvfb, trayer, xdotool, xwininfo, xsetroot and ImageMagick (`.ci/run`
-installs them). It seeds a throw-away data folder through the service layer
+Needs Xvfb, trayer, xdotool and xwininfo (`.ci/run` installs them); the
+pictures are taken with Qt itself (`QScreen.grabWindow` on the X display), so
+neither ImageMagick nor xsetroot is needed. It seeds a throw-away data folder through the service layer
 (a few past meetings and a running one with LAN participants), starts
 `mudameter --data-dir` on display :99 beside Debian's `trayer`, drives the
 tray with xdotool as a user would, and saves:
@@ -41,7 +42,6 @@ sys.path.insert(0, str(ROOT))
 
 DISPLAY = os.environ.get("SCREENSHOT_DISPLAY", ":99")  # another number if :99 is taken
 SCREEN = "1280x800x24"
-DESKTOP_COLOUR = "#4c566a"
 PANEL_HEIGHT = 32
 TIMEOUT_S = 30.0
 T = TypeVar("T")
@@ -203,27 +203,30 @@ def tray_icon(window: Window) -> bool:
     return window.height <= PANEL_HEIGHT and window.y < PANEL_HEIGHT
 
 
+GRAB = """
+import sys
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+app = QGuiApplication(sys.argv[:1])
+path, (x, y, width, height, scale) = sys.argv[1], map(int, sys.argv[2:7])
+shot = app.primaryScreen().grabWindow(0, x, y, width, height)
+if scale != 1:
+    shot = shot.scaled(width * scale, height * scale, Qt.AspectRatioMode.IgnoreAspectRatio)
+sys.exit(0 if shot.save(path) else 1)
+"""
+
+
 def grab_window(window: Window, path: Path) -> None:
-    x11("import", "-window", window.id, str(path))
+    grab_area(path, width=window.width, height=window.height, x=window.x, y=window.y)
 
 
 def grab_area(path: Path, *, width: int, height: int, x: int, y: int, scale: int = 1) -> None:
-    whole = path.with_suffix(".root.png")
-    x11("import", "-window", "root", str(whole))
+    """A rectangle of the X screen as a PNG, taken by Qt (no ImageMagick needed)."""
+    env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb"}
+    arguments = [str(value) for value in (x, y, width, height, scale)]
     subprocess.run(
-        [
-            "convert",
-            str(whole),
-            "-crop",
-            f"{width}x{height}+{x}+{y}",
-            "+repage",
-            "-scale",
-            f"{scale * 100}%",
-            str(path),
-        ],
-        check=True,
+        [sys.executable, "-c", GRAB, str(path), *arguments], env=env, check=True, timeout=30
     )
-    whole.unlink()
 
 
 def open_menu(x: int, y: int) -> Window:
@@ -302,10 +305,10 @@ def tour(data_dir: Path, out: Path) -> None:
     env.pop("QT_SCALE_FACTOR", None)
     app_command = [sys.executable, "-m", "mudameter_desktop", "--data-dir", str(data_dir)]
     app_command += ["--port", "0"]
-    xvfb = ["Xvfb", DISPLAY, "-screen", "0", SCREEN, "-nolisten", "tcp", "-noreset"]
+    # -br: a plain black desktop (setting a colour needs xsetroot, one more package).
+    xvfb = ["Xvfb", DISPLAY, "-screen", "0", SCREEN, "-nolisten", "tcp", "-noreset", "-br"]
     with running(xvfb, env):
         wait_for("the X server", lambda: _answers("xdpyinfo"))
-        x11("xsetroot", "-solid", DESKTOP_COLOUR)
         trayer = ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request"]
         trayer += ["--height", str(PANEL_HEIGHT), "--tint", "0x2e3440", "--transparent", "true"]
         trayer += ["--alpha", "0", "--SetDockType", "true", "--padding", "6"]

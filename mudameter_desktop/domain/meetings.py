@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the calendar module loads icalendar: only where a calendar is used
+    from mudameter_desktop.domain.calendar import CalendarEvent
 
 MEETING_LENGTH = timedelta(minutes=60)
 PARTICIPANT_TTL = timedelta(minutes=60)
@@ -53,6 +57,7 @@ class MeetingPlan:
     starts_at: datetime
     ends_at: datetime
     slot_start: datetime | None  # set for detected meetings only (unique per slot)
+    calendar_key: str | None = None  # set for calendar events only (unique per occurrence)
 
 
 def plan_detected(moment: datetime, zone: tzinfo, title: str | None = None) -> MeetingPlan:
@@ -77,6 +82,17 @@ def plan_explicit(
         starts_at=start,
         ends_at=start + timedelta(minutes=duration_minutes),
         slot_start=None,
+    )
+
+
+def plan_event(event: CalendarEvent, title: str | None = None) -> MeetingPlan:
+    """A calendar occurrence's meeting: its title, its exact start and end."""
+    return MeetingPlan(
+        title=title or event.title,
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        slot_start=None,
+        calendar_key=event.key,
     )
 
 

@@ -32,11 +32,13 @@ from mudameter_desktop.domain.meetings import (
     nearest_local_hour,
     pick_explicit,
     plan_detected,
+    plan_event,
     plan_explicit,
     require_aware,
 )
 from mudameter_desktop.domain.participants import MAX_LIVE_PER_ADDRESS, handle_of
 from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
+from mudameter_desktop.services.calendar import CalendarSource
 from mudameter_desktop.services.changes import ChangeHub, ChangeKind, MeetingChange
 from mudameter_desktop.services.errors import (
     InvalidInputError,
@@ -48,6 +50,8 @@ from mudameter_desktop.services.views import LiveView, MeetingView, Sample, Stat
 from mudameter_desktop.store import statements
 from mudameter_desktop.store.models import EngagementSample, Meeting, Participant, StatusChange
 
+# Explicit meetings: neither a detected slot nor a calendar event.
+_EXPLICIT = (Meeting.slot_start.is_(None), Meeting.calendar_key.is_(None))
 RECENT_MINUTES = 5  # complete minutes the live view carries (the nudge's window)
 MAX_PARTICIPANT_ID_LENGTH = 64  # longer ids are refused by the API
 _TICK = timedelta(microseconds=1)
@@ -84,8 +88,11 @@ class MeterService:
         zone: tzinfo,
         clock: Clock = utc_now,
         changes: ChangeHub | None = None,
+        calendar: CalendarSource | None = None,
     ) -> None:
         self._engine = engine
+        self._calendar = calendar
+        self._calendar_version = calendar.version if calendar else 0
         self.zone = zone
         self._clock = clock
         self.changes = changes or ChangeHub()
@@ -133,7 +140,7 @@ class MeterService:
                 raise InvalidInputError(str(error)) from error
             overlapped = connection.execute(
                 select(Meeting.id).where(
-                    Meeting.slot_start.is_(None),
+                    *_EXPLICIT,
                     Meeting.starts_at <= plan.starts_at,
                     Meeting.ends_at > plan.starts_at,
                 )
@@ -142,7 +149,7 @@ class MeterService:
                 self._cut(connection, meeting_id, plan.starts_at, now)
             next_start = connection.scalar(
                 select(func.min(Meeting.starts_at)).where(
-                    Meeting.slot_start.is_(None),
+                    *_EXPLICIT,
                     Meeting.starts_at > plan.starts_at,
                     Meeting.starts_at < plan.ends_at,
                 )
@@ -246,6 +253,7 @@ class MeterService:
         self.settle()
         with self._write_lock:
             now = self._clock()
+            self._notice_calendar_change()
             current = self._current
             if current is not None and now < current.until:
                 return self._view(current.meeting, now, participant_id, None)
@@ -338,11 +346,18 @@ class MeterService:
         return self._last_now
 
     def _current_meeting(self, connection: Connection, now: datetime) -> MeetingView:
+        self._notice_calendar_change()
         current = self._current
         if current is None or now >= current.until:
             meeting, _ = self._detect(connection, now, None)
             return meeting
         return current.meeting
+
+    def _notice_calendar_change(self) -> None:
+        """A calendar read anew may change the current meeting: detect it again."""
+        if self._calendar is not None and self._calendar.version != self._calendar_version:
+            self._calendar_version = self._calendar.version
+            self._current = None
 
     def _detect(
         self, connection: Connection, at: datetime, title: str | None
@@ -352,7 +367,7 @@ class MeterService:
         if isinstance(target, MeetingView):
             meeting, created = target, False
         else:
-            meeting, created = self._slot_meeting(connection, target)
+            meeting, created = self._planned_meeting(connection, target)
         if at == self._last_now:  # only remember detections of the present
             self._current = _Current(meeting, until)
         return meeting, created
@@ -367,14 +382,20 @@ class MeterService:
         meeting, next_explicit = self._explicit_at(connection, at)
         if meeting is not None:
             return meeting, min(meeting.ends_at, next_explicit or meeting.ends_at)
+        calendar = self._calendar.calendar if self._calendar else None
+        event = calendar.event_at(at) if calendar else None
         try:
-            plan = plan_detected(at, self.zone, title)
+            if event is not None:
+                plan = plan_event(event, title)
+                until = event.ends_at
+            else:
+                plan = plan_detected(at, self.zone, title)
+                until = _slot_boundary(plan.starts_at, self.zone)
         except OverflowError as error:
             raise InvalidInputError("time is out of range") from error
-        until = _slot_boundary(plan.starts_at, self.zone)
-        if next_explicit is not None:
-            until = min(until, next_explicit)
-        return _slot_row(connection, plan.starts_at) or plan, until
+        next_event = calendar.next_start_after(at) if calendar else None
+        until = min(moment for moment in (until, next_explicit, next_event) if moment is not None)
+        return _planned_row(connection, plan) or plan, until
 
     def _view(
         self,
@@ -412,28 +433,29 @@ class MeterService:
             Span(row.id, row.starts_at, row.ends_at)
             for row in connection.execute(
                 select(Meeting.id, Meeting.starts_at, Meeting.ends_at).where(
-                    Meeting.slot_start.is_(None), Meeting.starts_at <= at, Meeting.ends_at > at
+                    *_EXPLICIT, Meeting.starts_at <= at, Meeting.ends_at > at
                 )
             )
         ]
         next_explicit = connection.scalar(
-            select(func.min(Meeting.starts_at)).where(
-                Meeting.slot_start.is_(None), Meeting.starts_at > at
-            )
+            select(func.min(Meeting.starts_at)).where(*_EXPLICIT, Meeting.starts_at > at)
         )
         chosen = pick_explicit(explicit, at)
         return (_get_meeting(connection, chosen.id) if chosen else None), next_explicit
 
-    def _slot_meeting(self, connection: Connection, plan: MeetingPlan) -> tuple[MeetingView, bool]:
-        existing = _slot_row(connection, plan.starts_at)
+    def _planned_meeting(
+        self, connection: Connection, plan: MeetingPlan
+    ) -> tuple[MeetingView, bool]:
+        """The slot's or calendar event's meeting, created if it does not exist yet."""
+        existing = _planned_row(connection, plan)
         if existing is not None:
             return existing, False
         try:
             with connection.begin_nested():
                 return self._create(connection, plan, self._last_now), True
         except IntegrityError:
-            # Another process created this slot first: the database decided.
-            return self._slot_meeting(connection, plan)
+            # Another process created it first: the database decided.
+            return self._planned_meeting(connection, plan)
 
     def _create(self, connection: Connection, plan: MeetingPlan, now: datetime) -> MeetingView:
         meeting_id = connection.execute(
@@ -444,6 +466,7 @@ class MeterService:
                 ends_at=plan.ends_at,
                 created_at=now,
                 slot_start=plan.slot_start,
+                calendar_key=plan.calendar_key,
             )
             .returning(Meeting.id)
         ).scalar_one()
@@ -649,11 +672,15 @@ def _replay(connection: Connection, meeting: MeetingView) -> RoomTally:
     return tally
 
 
-def _slot_row(connection: Connection, slot_start: datetime) -> MeetingView | None:
+def _planned_row(connection: Connection, plan: MeetingPlan) -> MeetingView | None:
+    """The meeting of a detected slot or a calendar occurrence, if it exists."""
+    key = (
+        Meeting.calendar_key == plan.calendar_key
+        if plan.calendar_key
+        else Meeting.slot_start == plan.slot_start
+    )
     row = connection.execute(
-        select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.ends_at).where(
-            Meeting.slot_start == slot_start
-        )
+        select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.ends_at).where(key)
     ).first()
     return MeetingView(row.id, row.title, row.starts_at, row.ends_at) if row else None
 

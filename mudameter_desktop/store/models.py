@@ -71,6 +71,9 @@ class Meeting(Base):
     # The detected hourly slot; NULL for explicit meetings. Unique, so two
     # concurrent detections of one slot can never create two meetings.
     slot_start: Mapped[datetime | None] = mapped_column(UTCDateTime, unique=True)
+    # The calendar event occurrence (a digest); NULL otherwise. Unique: one
+    # meeting per occurrence. Explicit meetings have neither key.
+    calendar_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     # True once every sample up to `ends_at` is stored; open meetings are
     # settled (their carried-forward minutes written) before they are read.
     complete: Mapped[bool] = mapped_column(default=False, index=True)

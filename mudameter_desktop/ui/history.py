@@ -82,6 +82,7 @@ STATUS_COLORS = {
 }
 LABEL_STEPS = (1, 5, 10, 15, 30, 60, 120)  # minutes between time labels on the chart
 MAX_LABELS = 8
+MAX_COUNT_TICKS = 5  # more labels on a short count axis are elided to "…"
 KIND_LABELS = {"local": "you (tray)", "lan": "LAN"}
 
 
@@ -299,7 +300,7 @@ class HistoryWindow(QWidget):
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
         lower_layout.addLayout(buttons)
-        lower_layout.addWidget(details)
+        lower_layout.addWidget(details, 1)  # the chart takes the height, not the notice
         lower_layout.addWidget(self.notice)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
@@ -528,7 +529,7 @@ class HistoryWindow(QWidget):
                 minutes.append(f"{local:%H:%M}", number)
         counts = QValueAxis()
         counts.setRange(0, peak)
-        if peak <= 10:
+        if peak <= MAX_COUNT_TICKS:
             counts.setTickCount(peak + 1)  # one tick per participant
         else:
             counts.applyNiceNumbers()

@@ -42,8 +42,8 @@ def placement(anchor: QRect, size: QSize, area: QRect) -> QPoint:
 def server_line(live: LiveState) -> str:
     """Where colleagues join: the join link once shared, else this machine's page."""
     if live.share_on_lan and live.join_url:
-        return f"Join from a phone: {live.join_url}"
-    return f"Participant page (this computer only): {live.local_url}" if live.local_url else ""
+        return f"Join from a phone:\n{live.join_url}"
+    return f"Participant page (this computer only):\n{live.local_url}" if live.local_url else ""
 
 
 class MeterWindow(QWidget):
@@ -64,6 +64,7 @@ class MeterWindow(QWidget):
         self.problem.setStyleSheet("color: #D55E00;")
         for text in (self.meeting, self.room, self.server, self.problem):  # titles from the LAN too
             text.setTextFormat(Qt.TextFormat.PlainText)
+        for text in (self.meeting, self.problem):  # a long title or error wraps
             text.setWordWrap(True)
         self.server.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.retry = QPushButton("&Retry")

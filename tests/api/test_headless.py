@@ -91,17 +91,17 @@ def test_serves_until_a_signal(run: Callable[..., Headless], signal_number: int)
 def test_on_all_interfaces_prints_the_join_link_once_and_never_logs_it(
     run: Callable[..., Headless],
 ) -> None:
-    app = run("--host", "0.0.0.0", "--port", "0", "--room-key", "fixed-room-key")  # noqa: S104
+    app = run("--host", "0.0.0.0", "--port", "0", "--room-key", "fixed-room-key-0123456789abcdef")  # noqa: S104
     url = app.wait_for(app.stderr, LISTENING).group(1)
     port = url.rsplit(":", 1)[1].rstrip("/")
     link = app.wait_for(app.stdout, re.compile(r"Join link: (\S+)")).group(1)
-    assert re.fullmatch(rf"http://[\d.]+:{port}/#key=fixed-room-key", link)
+    assert re.fullmatch(rf"http://[\d.]+:{port}/#key=fixed-room-key-0123456789abcdef", link)
     denied = httpx.get(f"{url}meetings", headers={"Host": "meeting-room.example"})
     assert denied.status_code == 401  # not a loopback name: the key is needed
     assert app.stop(signal.SIGTERM) == 0
     assert app.stdout.empty()
     log = (app.data_dir / "logs" / "mudameter.log").read_text()
-    assert "fixed-room-key" not in log
+    assert "fixed-room-key-0123456789abcdef" not in log
 
 
 def test_a_store_that_cannot_open_exits_1_with_the_message(tmp_path: Path) -> None:
@@ -122,11 +122,12 @@ def test_a_store_that_cannot_open_exits_1_with_the_message(tmp_path: Path) -> No
     assert "Cannot create the data folder /proc/mudameter-test" in result.stderr
 
 
-def test_no_free_port_exits_1_with_the_message(tmp_path: Path) -> None:
-    blockers = _block_ports(20)  # the preferred port and every one tried after it
+def test_a_taken_port_exits_1_with_the_message(tmp_path: Path) -> None:
+    blockers = _block_ports(1)  # a port given with --port is used exactly
+    port = blockers[0].getsockname()[1]
     try:
         result = subprocess.run(
-            [*HEADLESS, "--data-dir", str(tmp_path), "--port", str(blockers[0].getsockname()[1])],
+            [*HEADLESS, "--data-dir", str(tmp_path), "--port", str(port)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -136,7 +137,7 @@ def test_no_free_port_exits_1_with_the_message(tmp_path: Path) -> None:
         for blocker in blockers:
             blocker.close()
     assert result.returncode == 1
-    assert "No free port on 127.0.0.1" in result.stderr
+    assert f"Cannot listen on 127.0.0.1 port {port}" in result.stderr
 
 
 def _block_ports(count: int) -> list[socket.socket]:

@@ -194,6 +194,7 @@ def test_delete_asks_first(
 
 
 def test_export_csv_and_json(
+    *,
     history: HistoryWindow,
     planning: int,
     service: MeterService,

@@ -62,6 +62,7 @@ def test_one_person_changing_status_inside_a_minute_is_one_person(
 
 
 def test_ending_a_meeting_started_over_another_never_brings_the_old_one_back(
+    *,
     desktop: DesktopApp,
     runtime: Runtime,
     service: MeterService,
@@ -115,9 +116,7 @@ def test_a_tray_click_costs_one_read_per_refresh(
     history.select_meeting(meeting.id)
 
     statements: list[str] = []
-    event.listen(
-        store.engine, "before_cursor_execute", lambda *args: statements.append(args[2])
-    )
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     with qtbot.waitSignals([history.updated, desktop.controller.refreshed]):
         desktop.menu.status_actions[Status.ENGAGED].trigger()
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]

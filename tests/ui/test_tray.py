@@ -145,7 +145,10 @@ def test_share_on_lan_rebinds_and_is_remembered(
 
 def test_copy_join_link(desktop: DesktopApp) -> None:
     desktop.menu.copy_link.trigger()
-    assert QGuiApplication.clipboard().text() == "http://192.168.1.20:8765/?key=first-key-0123456789abcdef"
+    assert (
+        QGuiApplication.clipboard().text()
+        == "http://192.168.1.20:8765/?key=first-key-0123456789abcdef"
+    )
 
 
 def test_qr_code_and_new_room_key(

@@ -107,6 +107,7 @@ def test_with_share_on_lan_the_meter_window_shows_the_join_link(
 
 
 def test_export_starts_in_the_documents_remembers_the_folder_and_says_where(
+    *,
     desktop: DesktopApp,
     service: MeterService,
     clock: FakeClock,
