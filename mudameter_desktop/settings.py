@@ -81,6 +81,8 @@ class Settings:
     shortcut_speaking: str = "Ctrl+Alt+1"
     shortcut_engaged: str = "Ctrl+Alt+2"
     shortcut_disengaged: str = "Ctrl+Alt+3"
+    # An .ics file or a calendar address ("": no calendar): meetings named from it.
+    calendar: str = ""
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
