@@ -23,9 +23,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from benchmarks import vorta
 from benchmarks.common import PYTHON, ROOT, free_port, median
+from benchmarks.xtray import DockWatcher
 
 SHOWN = ("Tray shown", "Meter window shown")
 TIMEOUT_S = 30.0
@@ -172,73 +176,164 @@ def _wait(probe: object, what: str, timeout: float = 10.0) -> None:
     raise RuntimeError(f"{what} did not come up")
 
 
-def run_bare(env: dict[str, str], eager: bool, idle_s: float) -> dict[str, float]:
-    child = Child([PYTHON, "benchmarks/bare_tray.py", *(["--eager"] if eager else [])], env)
+def memory_mb(pid: int) -> dict[str, float]:
+    """RSS (VmRSS), and PSS and USS (private clean + dirty) from /proc/PID/smaps_rollup."""
+    figures = {"rss_mb": rss_mb(pid)}
+    fields: dict[str, int] = {}
     try:
-        shown, _ = child.wait_line(SHOWN)
-        result = {"shown_s": shown}
-        if idle_s:
-            time.sleep(idle_s)
-            result["rss_mb"] = rss_mb(child.process.pid)
-        return result
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                fields[parts[0].rstrip(":")] = int(parts[1])
+    except OSError:
+        return figures
+    figures["pss_mb"] = fields.get("Pss", 0) / 1024
+    figures["uss_mb"] = (fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) / 1024
+    return figures
+
+
+def tray_hosts(env: dict[str, str]) -> set[int]:
+    """The windows of the tray host (trayer's panel and its helpers)."""
+    found = subprocess.run(
+        ["xdotool", "search", "--class", "trayer"], env=env, capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    hosts = {int(word) for word in found.stdout.split()}
+    if not hosts:
+        raise RuntimeError("no trayer window: is trayer running?")
+    return hosts
+
+
+@dataclass
+class Program:
+    """One program to start: how, what line it prints when its tray is shown, its extras."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the display's environment
+    line: tuple[str, ...] = ()  # its own "shown" line on standard error, if it has one
+    port: int | None = None  # the app: poll /health and post a click on this port
+
+
+def run_program(
+    program: Program, env: dict[str, str], hosts: set[int] | None, memory_at_s: float
+) -> dict[str, float]:
+    """Start `program` once; seconds to shown/docked/ready, then memory at `memory_at_s`.
+
+    `hosts` (xcb only): the tray host's windows; the docking of the icon into
+    them is timed by X events (`xtray.DockWatcher`), the same rule for every
+    program. Memory is read `memory_at_s` after the start (and at least 1 s
+    after "ready" for the app); 0 skips it.
+    """
+    watcher = DockWatcher(env["DISPLAY"], hosts) if hosts else None
+    try:
+        child = Child(program.command, {**env, **program.env})
+        try:
+            result: dict[str, float] = {}
+            if watcher is not None:
+                alive = lambda: child.process.poll() is None  # noqa: E731
+                result["docked_s"] = watcher.wait_docked(TIMEOUT_S, alive) - child.started
+            if program.line:
+                shown, line = child.wait_line(program.line)
+                result["shown_s"] = shown
+                if hosts and "Tray shown" not in line:
+                    raise RuntimeError(f"{program.name}: no tray under xcb: {line}")
+            if program.port is not None:
+                result["ready_s"] = wait_ready(child, program.port)
+            if memory_at_s:
+                since_start = time.perf_counter() - child.started
+                after_ready = result.get("ready_s", 0.0) + 1.0
+                time.sleep(max(0.0, memory_at_s - since_start, after_ready - since_start))
+                result.update(memory_mb(child.process.pid))
+            return result
+        finally:
+            child.stop()
     finally:
-        child.stop()
+        if watcher is not None:
+            watcher.close()
 
 
-def run_app(env: dict[str, str], idle_s: float, folder: str) -> dict[str, float | str]:
-    """The app on `folder` (an existing data folder: the usual start, not the first)."""
+def programs(platform: str, folder: str, homes: dict[str, dict[str, str]]) -> list[Program]:
+    """What one round starts, in this order (interleaved: one of each per round)."""
     port = free_port()
-    command = [PYTHON, "-m", "mudameter_desktop", "--data-dir", folder, "--port", str(port)]
-    child = Child(command, env)
+    app = [PYTHON, "-m", "mudameter_desktop", "--data-dir", folder, "--port", str(port)]
+    listed = [
+        Program("bare", [PYTHON, "benchmarks/bare_tray.py"], line=SHOWN),
+        Program("eager", [PYTHON, "benchmarks/bare_tray.py", "--eager"], line=SHOWN),
+        Program("app", app, line=SHOWN, port=port),
+    ]
+    if platform == "xcb":  # Vorta needs a tray or it shows its window: only with a tray host
+        command = [str(vorta.executable())]
+        listed += [Program(f"vorta_{kind}", command, env) for kind, env in homes.items()]
+    return listed
+
+
+def measure(platform: str, repeats: int, memory_at_s: float = 5.0) -> dict[str, Any]:
+    """Interleaved runs of bare, bare --eager, the app (and Vorta, xcb) on `platform`."""
+    folder = tempfile.mkdtemp(prefix="mudameter-bench-")
+    homes: dict[str, dict[str, str]] = {}
+    made: list[str] = []
+    if platform == "xcb":
+        for kind in ("default", "tray"):
+            home, env = vorta.home(kind)
+            made.append(home)
+            homes[kind] = env
     try:
-        shown, line = child.wait_line(SHOWN)
-        ready = wait_ready(child, port)
-        result: dict[str, float | str] = {"shown_s": shown, "ready_s": ready, "line": line}
-        if idle_s:
-            time.sleep(idle_s)
-            result["rss_mb"] = rss_mb(child.process.pid)
-        return result
+        with x_display() if platform == "xcb" else _offscreen() as env:
+            hosts = tray_hosts(env) if platform == "xcb" else None
+            listed = programs(platform, folder, homes)
+            # Warm-ups, not counted: the page cache, the app's database, Vorta's settings.
+            first: dict[str, float] = {}
+            for program in listed:
+                if program.name == "eager":
+                    continue
+                warm = run_program(program, env, hosts, 0)
+                if program.name == "app":
+                    first = warm  # created the database: the first start
+            if homes:
+                vorta.tray_only(made[1])
+            runs: dict[str, list[dict[str, float]]] = {p.name: [] for p in listed}
+            for index in range(repeats):
+                for program in listed:
+                    at = 0.0 if program.name == "eager" else memory_at_s
+                    runs[program.name].append(run_program(program, env, hosts, at))
+                summary = ", ".join(
+                    f"{name} " + " ".join(f"{k}={v:.3g}" for k, v in values[-1].items())
+                    for name, values in runs.items()
+                )
+                print(f"  {platform} round {index + 1}: {summary}", flush=True)
     finally:
-        child.stop()
-
-
-def measure(platform: str, repeats: int, idle_s: float = 3.0) -> dict[str, object]:
-    """Interleaved runs of bare, bare --eager and the app on `platform` (xcb or offscreen)."""
-    with x_display() if platform == "xcb" else _offscreen() as env:
-        folder = tempfile.mkdtemp(prefix="mudameter-bench-")
-        run_bare(env, False, 0)  # warm the page cache; not counted
-        first = run_app(env, 0, folder)  # creates the database: the first start
-        runs: dict[str, list[dict[str, float]]] = {"bare": [], "eager": [], "app": []}
-        for index in range(repeats):
-            runs["bare"].append(run_bare(env, False, idle_s))
-            runs["eager"].append(run_bare(env, True, 0))
-            app = run_app(env, idle_s, folder)
-            if platform == "xcb" and "Tray shown" not in str(app["line"]):
-                raise RuntimeError(f"no tray under {platform}: {app['line']}")
-            runs["app"].append({k: float(v) for k, v in app.items() if k != "line"})
-            print(
-                f"  {platform} round {index + 1}: bare {runs['bare'][-1]}, "
-                f"eager {runs['eager'][-1]}, app {runs['app'][-1]}",
-                flush=True,
-            )
-
         shutil.rmtree(folder, ignore_errors=True)
+        for home in made:
+            shutil.rmtree(home, ignore_errors=True)
 
-    def pick(name: str, key: str) -> float:
-        return median([run[key] for run in runs[name]])
-
-    return {
+    figures: dict[str, Any] = {
         "platform": platform,
         "repeats": repeats,
-        "bare_shown_ms": pick("bare", "shown_s") * 1000,
-        "eager_shown_ms": pick("eager", "shown_s") * 1000,
-        "app_shown_ms": pick("app", "shown_s") * 1000,
-        "app_ready_ms": pick("app", "ready_s") * 1000,
-        "app_first_ready_ms": float(first["ready_s"]) * 1000,  # one run, new database
-        "bare_rss_mb": pick("bare", "rss_mb"),
-        "app_rss_mb": pick("app", "rss_mb"),
-        "runs": runs,
+        "memory_at_s": memory_at_s,
+        "app_first_ready_ms": first.get("ready_s", float("nan")) * 1000,  # one run, new database
     }
+    figures.update(medians(runs))
+    figures["runs"] = runs
+    return figures
+
+
+def medians(runs: dict[str, list[dict[str, float]]]) -> dict[str, float]:
+    """`<program>_<figure>_<ms|mb>`: the median of each figure (seconds become ms)."""
+    figures: dict[str, float] = {}
+    for name, values in runs.items():
+        for key in sorted({key for value in values for key in value}):
+            picked = median([value[key] for value in values if key in value])
+            unit = key.rsplit("_", 1)[1]
+            scale = 1000 if unit == "s" else 1
+            figures[f"{name}_{key.rsplit('_', 1)[0]}_{'ms' if unit == 's' else unit}"] = (
+                picked * scale
+            )
+    # The start figure of each program: docked under xcb, its own line offscreen.
+    for name in runs:
+        docked = figures.get(f"{name}_docked_ms")
+        figures[f"{name}_tray_ms"] = docked if docked is not None else figures[f"{name}_shown_ms"]
+    return figures
 
 
 @contextmanager

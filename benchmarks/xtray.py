@@ -25,6 +25,7 @@ _REPARENT_NOTIFY = 21
 _IS_VIEWABLE = 2
 
 _Window = ctypes.c_ulong
+_KEEP: list[object] = []
 
 
 class _AnyEvent(ctypes.Structure):
@@ -94,7 +95,7 @@ def _xlib() -> Any:
     # A window destroyed between an event and our question is not an error for us.
     handler = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(lambda *_: 0)
     lib.XSetErrorHandler(handler)
-    lib._keep_handler = handler  # noqa: SLF001 - keep the callback alive
+    _KEEP.append(handler)  # the callback must outlive every X call
     return lib
 
 

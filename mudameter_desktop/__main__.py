@@ -34,13 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 shares on the LAN)"
     )
     parser.add_argument(
-        "--port", type=port_number, help="port to listen on (default 8765, or the next free one)"
+        "--port",
+        type=port_number,
+        help="port to listen on, exactly: refused if taken "
+        "(default: the settings' port, 8765, or the first free one of the 19 after it)",
     )
     parser.add_argument(
         "--data-dir", type=Path, help="keep database, logs and settings in this folder"
     )
     parser.add_argument(
         "--database-url", help="any SQLAlchemy URL (default: SQLite in the data folder)"
+    )
+    parser.add_argument(
+        "--calendar",
+        metavar="PATH_OR_URL",
+        help="an .ics file or calendar address: meetings take its events' titles and times",
     )
     key = parser.add_mutually_exclusive_group()
     key.add_argument(
@@ -72,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data_dir=args.data_dir,
         database_url=args.database_url,
         room_key=room_key,
+        calendar=args.calendar,
     )
     from mudameter_desktop import app  # noqa: PLC0415 - keep --help and --version instant
 

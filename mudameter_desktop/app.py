@@ -43,6 +43,11 @@ def run_headless(options: Options) -> int:
 
 def run_gui(options: Options) -> int:
     """Show the tray first, then open the backend and the server behind it."""
-    from mudameter_desktop.ui.application import run  # noqa: PLC0415 - Qt only for the GUI
+    from mudameter_desktop.ui.launch import launch  # noqa: PLC0415 - Qt only for the GUI
 
-    return run(options)
+    launched = launch(options)  # the tray icon shows before the rest of the UI is imported
+    if isinstance(launched, int):
+        return launched
+    from mudameter_desktop.ui.application import run  # noqa: PLC0415 - after the tray
+
+    return run(options, launched)

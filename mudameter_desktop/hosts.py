@@ -31,8 +31,3 @@ def is_loopback_address(host: str | None) -> bool:
 def is_loopback_name(name: str) -> bool:
     """Whether a host name or address names this machine (`localhost`, 127.0.0.1, ::1)."""
     return name.strip().lower() in LOOPBACK_NAMES or is_loopback_address(name.strip())
-
-
-def host_for(share_on_lan: bool) -> str:
-    """The address the server binds: every interface when shared, else loopback only."""
-    return ALL_INTERFACES if share_on_lan else LOOPBACK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from mudameter_desktop import APP_ID
 PRIVATE_FOLDER = 0o700
 PRIVATE_FILE = 0o600
 PRIVATE_UMASK = 0o077
+_USER_UMASK: list[int] = []  # the umask the process started with, kept by `private_files`
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,23 @@ def private_files() -> None:
     per-user ACLs on the user's profile folders.
     """
     if os.name == "posix":
-        os.umask(PRIVATE_UMASK)
+        _USER_UMASK.append(os.umask(PRIVATE_UMASK))
+
+
+def as_user_file(path: Path) -> None:
+    """A file the user asked for (an export) gets the mode their own umask gives, not 0600."""
+    if os.name == "posix" and _USER_UMASK:
+        with contextlib.suppress(OSError):
+            path.chmod(0o666 & ~_USER_UMASK[0])
 
 
 def _tighten(path: Path, mode: int) -> None:
+    """Best effort: what cannot be changed (another owner, read-only) is left to fail later."""
     if os.name != "posix" or path.is_symlink():
         return
-    if path.stat().st_mode & 0o777 & ~mode:
-        path.chmod(mode)
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o777 & ~mode:
+            path.chmod(mode)
 
 
 def resolve_paths(data_dir: Path | None = None) -> AppPaths:

@@ -16,16 +16,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from mudameter_desktop.api.network import share_host
-from mudameter_desktop.hosts import ALL_INTERFACES, LOOPBACK, host_for, is_loopback_name
+from mudameter_desktop.hosts import ALL_INTERFACES, LOOPBACK, is_loopback_name
 from mudameter_desktop.paths import AppPaths, resolve_paths
 
 if TYPE_CHECKING:
     from mudameter_desktop.api.access import RoomAccess
+    from mudameter_desktop.services.calendar import CalendarSource
     from mudameter_desktop.services.meter import MeterService
     from mudameter_desktop.settings import Settings
 
@@ -61,6 +62,7 @@ class Options:
     data_dir: Path | None = None
     database_url: str | None = None
     room_key: str | None = None
+    calendar: str | None = None  # an .ics file or address for this run (else the settings')
 
 
 class StartupError(Exception):
@@ -123,6 +125,12 @@ class Runtime:
             self.close_store()
 
 
+def host_for(share_on_lan: bool) -> str:
+    """The address the server binds: this machine's address on its network when shared
+    (`--host 0.0.0.0` still binds every interface), else loopback only."""
+    return share_host() if share_on_lan else LOOPBACK
+
+
 def is_shared(server: Server) -> bool:
     """Whether the server listens beyond this machine (`--host` can say so too)."""
     return not is_loopback_name(server.host)
@@ -172,8 +180,16 @@ def open_runtime(
         raise StartupError(" ".join(str(error).split())) from error
     if store.moved_aside is not None:
         log.warning("Started with a fresh database; the damaged one is at %s", store.moved_aside)
-    service = MeterService(store.engine, tzlocal.get_localzone())
+    zone = tzlocal.get_localzone()
+    calendar = open_calendar(options.calendar or settings.calendar, zone)
+    service = MeterService(store.engine, zone, calendar=calendar)
     access = RoomAccess(settings.room_key, require_key=settings.require_room_key)
+
+    def close_store() -> None:
+        if calendar is not None:
+            calendar.stop()
+        store.close()
+
     runtime = Runtime(
         service=service,
         settings=settings,
@@ -181,7 +197,7 @@ def open_runtime(
         access=access,
         server=None,
         clock=utc_now,
-        close_store=store.close,
+        close_store=close_store,
         store_notice=(
             f"The database was damaged; it is kept at {store.moved_aside}."
             if store.moved_aside
@@ -192,7 +208,7 @@ def open_runtime(
     )
     if not serve:
         return runtime
-    host = options.host or (share_host() if settings.share_on_lan else LOOPBACK)
+    host = options.host or host_for(settings.share_on_lan)
     try:
         runtime.server = start_server(service, access, host, options.port, settings.port)
     except Exception as failure:  # the tray must keep working without the server
@@ -202,6 +218,21 @@ def open_runtime(
         log.warning("The HTTP server did not start: %s", failure)
         runtime.server_error = str(failure)
     return runtime
+
+
+def open_calendar(location: str, zone: tzinfo) -> CalendarSource | None:
+    """The calendar kept fresh in the background, or None when none is set.
+
+    An unreadable calendar is not an error: detection uses the hourly slots
+    until a good copy is read (the log says why).
+    """
+    if not location:
+        return None
+    from mudameter_desktop.services.calendar import CalendarSource  # noqa: PLC0415 - icalendar
+
+    source = CalendarSource(location, zone)
+    source.start()
+    return source
 
 
 def start_server(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -25,6 +24,8 @@ class RoomKeyError(ValueError):
 
 
 def new_room_key() -> str:
+    import secrets  # noqa: PLC0415 - hmac and OpenSSL: ~8 ms before the tray otherwise
+
     return secrets.token_urlsafe(KEY_BYTES)
 
 

@@ -5,7 +5,7 @@
 
 Writes `hicolor/<n>x<n>/apps/mudameter.png` (the freedesktop icon theme
 layout, for the .deb), `mudameter.ico` (Windows) and `mudameter.icns` (macOS).
-The SVG in `mudameter_desktop/resources/icons/` is the only source: nothing
+The SVG in `resources/icons/` is the only source: nothing
 here is hand-exported. Both containers hold PNG images, which ICO has accepted
 since Windows Vista and ICNS since macOS 10.7, so Qt's renderer is all it takes.
 """
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mudameter_desktop import APP_ID  # noqa: E402 - the package's __init__ holds no imports
 
-SOURCE = ROOT / "mudameter_desktop" / "resources" / "icons" / f"{APP_ID}.svg"
+SOURCE = ROOT / "resources" / "icons" / f"{APP_ID}.svg"
 NAME = APP_ID
 
 HICOLOR_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)

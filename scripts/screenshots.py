@@ -7,8 +7,9 @@
 
 Needs Xvfb, trayer, xdotool and xwininfo (`.ci/run` installs them); the
 pictures are taken with Qt itself (`QScreen.grabWindow` on the X display), so
-neither ImageMagick nor xsetroot is needed. It seeds a throw-away data folder through the service layer
-(a few past meetings and a running one with LAN participants), starts
+neither ImageMagick nor xsetroot is needed. It seeds a throw-away data folder
+through the service layer (a few past meetings and a running one with LAN
+participants), starts
 `mudameter --data-dir` on display :99 beside Debian's `trayer`, drives the
 tray with xdotool as a user would, and saves:
 
@@ -16,7 +17,9 @@ tray with xdotool as a user would, and saves:
     menu.png      the tray menu
     meter.png     the meter window (left click on the tray icon)
     qr.png        the QR code dialog with the join link
+    settings.png  the settings dialog, with the keyboard shortcuts
     history.png   the history window (opened by a second launch), one meeting selected
+    trends.png    its Trends tab over eight weeks of recurring meetings
     icons.png     the four tray icons on a dark and a light panel
 """
 
@@ -32,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TypeVar
@@ -76,6 +79,30 @@ PAST_MEETINGS = (
 )
 
 
+RECURRING = (  # (weekday, story): the weeks before, for the Trends tab; older weeks drift more
+    (0, Story("Weekly sync", 0, 10, 45, 6, 0.02)),
+    (2, Story("Sprint review", 0, 14, 60, 8, 0.025)),
+    (4, Story("Budget alignment", 0, 16, 60, 9, 0.04)),
+)
+TREND_WEEKS = 8
+
+
+def past_weeks(now: datetime, zone: tzinfo) -> list[tuple[datetime, Story]]:
+    """Recurring meetings in the eight weeks before the last three days, oldest first."""
+    today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = today - timedelta(days=today.weekday())
+    planned = []
+    for weeks_ago in range(1, TREND_WEEKS + 1):
+        for weekday, story in RECURRING:
+            day = (monday - timedelta(weeks=weeks_ago, days=-weekday)).date()
+            local = datetime(day.year, day.month, day.day, story.local_hour, tzinfo=zone)
+            starts = local.astimezone(UTC)
+            if starts + timedelta(minutes=story.minutes) < now - timedelta(days=3):
+                drift = story.drift * (1 + 0.25 * weeks_ago)  # getting better lately
+                planned.append((starts, replace(story, drift=drift)))
+    return sorted(planned, key=lambda pair: pair[0])
+
+
 def schedule(now: datetime, zone: tzinfo) -> list[tuple[datetime, Story]]:
     """The stories' start times (UTC), all over before `now`, in order: the clock only advances."""
     today = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)
@@ -110,7 +137,7 @@ def seed(data_dir: Path) -> None:
     clock = ManualClock(real_now - timedelta(days=3))
     service = MeterService(store.engine, zone, clock=clock)
     rng = random.Random(7)  # the same pictures every run  # noqa: S311 - not security
-    for starts, story in schedule(real_now, zone):
+    for starts, story in [*past_weeks(real_now, zone), *schedule(real_now, zone)]:
         clock.now = starts
         service.start_meeting(
             starts_at=clock.now, title=story.title, duration_minutes=story.minutes
@@ -300,6 +327,34 @@ def icon_sheet(path: Path) -> None:
     app.quit()
 
 
+def tray_and_menu(x: int, y: int, out: Path) -> None:
+    """Click "Engaged" in the menu as a user would; the icon, the menu, the QR dialog."""
+    open_menu(x, y)
+    x11("xdotool", "key", "Down", "Down", "Return")
+    settle()
+    grab_area(out / "tray.png", width=64, height=PANEL_HEIGHT, x=x - 32, y=0, scale=3)
+
+    menu = open_menu(x, y)
+    settle()
+    left = max(menu.x - 24, 0)
+    grab_area(out / "menu.png", width=1280 - left, height=menu.y + menu.height + 24, x=left, y=0)
+    x11("xdotool", "key", "r")  # the menu's mnemonic for "Show QR code…"
+    qr = wait_for("the QR code", find_window(lambda w: w.name.startswith("Join")))
+    settle()
+    grab_window(qr, out / "qr.png")
+    x11("xdotool", "key", "Escape")
+
+
+def settings_shot(x: int, y: int, path: Path) -> None:
+    """The settings dialog (its keyboard shortcuts at the bottom), from the tray menu."""
+    open_menu(x, y)
+    x11("xdotool", "key", "g")  # "Settings…"
+    dialog = wait_for("the settings", find_window(lambda w: w.name.endswith("settings")))
+    settle()
+    grab_window(dialog, path)
+    x11("xdotool", "key", "Escape")
+
+
 def tour(data_dir: Path, out: Path) -> None:
     env = {**os.environ, "DISPLAY": DISPLAY, "QT_QPA_PLATFORM": "xcb"}
     env.pop("QT_SCALE_FACTOR", None)
@@ -319,27 +374,9 @@ def tour(data_dir: Path, out: Path) -> None:
             settle()
             x, y = icon.x + icon.width // 2, icon.y + icon.height // 2
 
-            # Click "Engaged" in the menu, as a user would.
-            open_menu(x, y)
-            x11("xdotool", "key", "Down", "Down", "Return")
-            settle()
-            grab_area(out / "tray.png", width=120, height=PANEL_HEIGHT, x=1280 - 120, y=0, scale=3)
+            tray_and_menu(x, y, out)
 
-            menu = open_menu(x, y)
-            settle()
-            left = max(menu.x - 24, 0)
-            grab_area(
-                out / "menu.png",
-                width=1280 - left,
-                height=menu.y + menu.height + 24,
-                x=left,
-                y=0,
-            )
-            x11("xdotool", "key", "r")  # the menu's mnemonic for "Show QR code…"
-            qr = wait_for("the QR code", find_window(lambda w: w.name.startswith("Join")))
-            settle()
-            grab_window(qr, out / "qr.png")
-            x11("xdotool", "key", "Escape")
+            settings_shot(x, y, out / "settings.png")
 
             x11("xdotool", "mousemove", str(x), str(y), "click", "1")
             meter = wait_for(
@@ -352,11 +389,17 @@ def tour(data_dir: Path, out: Path) -> None:
             if second.returncode != 0:
                 raise SystemExit(f"The second launch exited with {second.returncode}")
             history = wait_for("the history window", find_window(lambda w: "History" in w.name))
-            # The second row is the last past meeting: click it, then show the busy one.
-            x11("xdotool", "mousemove", str(history.x + 300), str(history.y + 75), "click", "1")
+            settle()
+            # The second row (under the tab bar and the header) is the last past meeting:
+            # click it, then show a busier one.
+            x11("xdotool", "mousemove", str(history.x + 300), str(history.y + 100), "click", "1")
             x11("xdotool", "key", "Down", "Down")
             settle()
             grab_window(history, out / "history.png")
+            x11("xdotool", "key", "alt+t")  # the Trends tab (loaded in the background)
+            settle()
+            settle()
+            grab_window(history, out / "trends.png")
 
             app.send_signal(signal.SIGTERM)
             if app.wait(TIMEOUT_S) != 0:

@@ -87,9 +87,9 @@ def test_unreadable_or_wrongly_typed_settings_fall_back_to_defaults(tmp_path: Pa
     path = tmp_path / "settings.json"
     path.write_text("{not json")
     assert load_settings(path).port == Settings().port
-    path.write_text(json.dumps({"port": "eighty", "hourly_cost": 50, "room_key": "k" * 20}))
+    path.write_text(json.dumps({"port": "eighty", "hourly_cost": 50, "room_key": "k" * 32}))
     loaded = load_settings(path)
-    assert (loaded.port, loaded.hourly_cost, loaded.room_key) == (8765, 50.0, "k" * 20)
+    assert (loaded.port, loaded.hourly_cost, loaded.room_key) == (8765, 50.0, "k" * 32)
 
 
 def test_logging_goes_to_the_rotating_file(tmp_path: Path) -> None:
@@ -220,7 +220,7 @@ def test_an_explicit_port_that_is_taken_is_refused(tmp_path: Path, taken_port: i
 def test_the_default_port_moves_on_to_the_next_free_one(tmp_path: Path, taken_port: int) -> None:
     paths = resolve_paths(tmp_path)
     paths.create()
-    save_settings(paths.settings_file, Settings(port=taken_port, room_key="k" * 22))
+    save_settings(paths.settings_file, Settings(port=taken_port, room_key="k" * 32))
     command = [BIN / "mudameter-cli", "--headless", "--data-dir", tmp_path]
     with subprocess.Popen(list(map(str, command)), stderr=subprocess.PIPE, text=True) as app:
         stderr = read_until(app, "HTTP server listening on", STARTUP_TIMEOUT)

@@ -7,6 +7,7 @@ too, only later); imports under `if TYPE_CHECKING:` do not (they never run).
 from __future__ import annotations
 
 import ast
+import tomllib
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -254,3 +255,62 @@ def test_the_ui_never_emits_a_signal_directly() -> None:
         for place in bare_emits(path)
     ]
     assert not found, found
+
+
+def string_typed_change_kinds(path: Path) -> list[str]:
+    """Comparisons of something with a change kind's string (`kind != "deleted"`)."""
+    from mudameter_desktop.services.changes import ChangeKind
+
+    kinds = {kind.value for kind in ChangeKind}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        f"{path.name}:{node.lineno}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        for operand in [node.left, *node.comparators]
+        if isinstance(operand, ast.Constant) and operand.value in kinds
+    ]
+
+
+def test_the_check_finds_a_string_typed_change_kind(tmp_path: Path) -> None:
+    sample = tmp_path / "history.py"
+    sample.write_text('if kind != "deleted":\n    pass\nif kind is ChangeKind.DELETED:\n    pass\n')
+    assert string_typed_change_kinds(sample) == ["history.py:1"]
+
+
+def test_the_ui_compares_change_kinds_as_the_enum() -> None:
+    found = [
+        place
+        for path in sorted((SOURCE / "ui").rglob("*.py"))
+        for place in string_typed_change_kinds(path)
+    ]
+    assert not found, found
+
+
+def test_every_package_folder_is_listed_for_setuptools() -> None:
+    """pyproject lists the packages (the resources package lives outside the code folder)."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        setuptools = tomllib.load(file)["tool"]["setuptools"]
+    code = {
+        module_name(folder / "__init__.py")
+        for folder in [SOURCE, *SOURCE.rglob("*")]
+        if folder.is_dir() and any(folder.glob("*.py"))
+    }
+    data = {
+        ".".join([PACKAGE, "resources", *folder.relative_to(ROOT / "resources").parts])
+        for folder in [ROOT / "resources", *(ROOT / "resources").rglob("*")]
+        if folder.is_dir() and folder.name != "__pycache__"
+    }
+    assert set(setuptools["packages"]) == code | data
+    assert setuptools["package-dir"] == {f"{PACKAGE}.resources": "resources"}
+    assert not (SOURCE / "resources").exists()
+
+
+def test_the_resources_load_through_their_package() -> None:
+    """The installed package (editable here) maps `mudameter_desktop.resources` onto resources/."""
+    from importlib import resources
+
+    folder = resources.files(f"{PACKAGE}.resources")
+    assert Path(str(folder)).resolve() == (ROOT / "resources").resolve()
+    assert (folder / "web" / "index.html").is_file()
+    assert (folder / "icons" / "mudameter.svg").is_file()

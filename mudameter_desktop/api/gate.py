@@ -50,6 +50,7 @@ OPEN_PATHS = frozenset({"/health", "/static/join.js", "/static/style.css"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRONG_KEY_BUDGET = 60  # wrong keys per window, all addresses together
 WRONG_KEY_WINDOW = 60.0  # seconds
+PROVEN_FOR = 24 * 3600.0  # an address that showed the right key is exempt from the budget this long
 REFUSAL_SUMMARY_EVERY = 60.0  # seconds between two summary lines of refusals
 MAX_COUNTED_ADDRESSES = 1000  # distinct addresses counted per summary (memory bound)
 CALLER_SCOPE_KEY = "mudameter.caller"
@@ -124,7 +125,10 @@ class GuessBudget:
         """None if a key from `address` may be checked now, else the seconds to wait."""
         now = self._clock()
         with self._lock:
-            if address in self._proven or len(self._wrong) < self._limit:
+            proven = self._proven.get(address)
+            if proven is not None and now - proven < PROVEN_FOR:
+                return None
+            if len(self._wrong) < self._limit:
                 return None
             waited = now - self._wrong[0]
             if waited >= self._window:
@@ -278,16 +282,18 @@ class Gate:
     def _admit_with_key(
         self, scope: Scope, headers: dict[str, str], address: str
     ) -> _Refusal | str | None:
-        """A device token, a Bearer key, or (on the page) an old `/?key=` link."""
+        """A Bearer key (it decides when sent), a device token, or (on the page) an old
+        `/?key=` link (ignored when the device's token is valid: a stale link still opens)."""
         path, method = scope["path"], scope["method"]
         token = _cookie(headers, DEVICE_COOKIE)
-        expiry = self._access.token_expiry(token) if token else None
+        bearer = _bearer_key(headers)
+        expiry = self._access.token_expiry(token) if token and bearer is None else None
         if expiry is not None:
             # Past half its life a token is renewed: a phone in use is never locked out.
             return self._access.issue_token() if self._access.wants_renewal(expiry) else None
         is_page = path == "/" and method in {"GET", "HEAD"}
-        query_key = _query_key(scope) if is_page else None
-        given = query_key or _bearer_key(headers)
+        query_key = _query_key(scope) if is_page and bearer is None else None
+        given = bearer or query_key
         if given is None:
             if token:  # a token of an earlier key, or expired
                 return _Refusal(403, "device token no longer valid", _WRONG_KEY_PAGE)

@@ -340,6 +340,7 @@ class ReadyServer(uvicorn.Server):
         config = uvicorn.Config(
             app,
             lifespan="off",  # the app has no start-up work
+            ws="none",  # no WebSocket routes: load no WebSocket library (~0.7 MB)
             log_config=None,  # keep the app's logging as it is
             access_log=False,  # a join link's query holds the room key: never log it
             http=guarded_protocol(limits, parser),

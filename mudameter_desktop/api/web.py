@@ -32,7 +32,7 @@ class WebAssets:
     """A fixed set of files in memory: a name outside the set is a 404."""
 
     def __init__(self) -> None:
-        folder = resources.files("mudameter_desktop") / "resources" / "web"
+        folder = resources.files("mudameter_desktop.resources") / "web"
         self._files = {name: (folder / name).read_bytes() for name in WEB_FILES}
 
     def response(self, name: str) -> Response[bytes]:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, tzinfo
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, case, func, select
-from sqlalchemy.orm import Mapped
 
 from mudameter_desktop.domain.participants import handle_of
 from mudameter_desktop.domain.statuses import Counts, Status
@@ -36,7 +35,7 @@ from mudameter_desktop.services.views import (
     TitleWaste,
     TrendPoint,
 )
-from mudameter_desktop.store.models import EngagementSample, Meeting, Participant
+from mudameter_desktop.store.tables import EngagementSample, Meeting, Participant
 
 PAGE_SIZE = 20
 
@@ -200,7 +199,7 @@ class MeetingHistory:
         """Every meeting's title, start and totals: one aggregate query."""
         self._settle()
 
-        def total(stored: Mapped[int], column: Mapped[int]) -> ColumnElement[int]:
+        def total(stored: ColumnElement[int], column: ColumnElement[int]) -> ColumnElement[int]:
             """Stored for complete meetings; summed from the samples of the few open ones."""
             summed = (
                 select(func.coalesce(func.sum(column), 0))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -38,7 +39,6 @@ from mudameter_desktop.domain.meetings import (
 )
 from mudameter_desktop.domain.participants import MAX_LIVE_PER_ADDRESS, handle_of
 from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
-from mudameter_desktop.services.calendar import CalendarSource
 from mudameter_desktop.services.changes import ChangeHub, ChangeKind, MeetingChange
 from mudameter_desktop.services.errors import (
     InvalidInputError,
@@ -48,7 +48,10 @@ from mudameter_desktop.services.errors import (
 from mudameter_desktop.services.history import MeetingHistory
 from mudameter_desktop.services.views import LiveView, MeetingView, Sample, StatusRecorded, Visit
 from mudameter_desktop.store import statements
-from mudameter_desktop.store.models import EngagementSample, Meeting, Participant, StatusChange
+from mudameter_desktop.store.tables import EngagementSample, Meeting, Participant, StatusChange
+
+if TYPE_CHECKING:  # the calendar loads icalendar (~5 MB, ~0.2 s): only where one is used
+    from mudameter_desktop.services.calendar import CalendarSource
 
 # Explicit meetings: neither a detected slot nor a calendar event.
 _EXPLICIT = (Meeting.slot_start.is_(None), Meeting.calendar_key.is_(None))

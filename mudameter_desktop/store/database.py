@@ -17,11 +17,11 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
-from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:  # Alembic costs ~0.3 s and ~19 MB: imported only when migrating
     from alembic.config import Config
     from alembic.script import ScriptDirectory
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,15 @@ class StoreInUseError(StoreError):
 @dataclass(frozen=True)
 class OpenedStore:
     engine: Engine
-    sessions: sessionmaker[Session]
     moved_aside: Path | None  # where a damaged database file was moved, to tell the user
     lock: IO[bytes] | None = None  # held while open: one process per SQLite file
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """ORM sessions on this store (tests, tools); the app itself runs on Core only."""
+        from sqlalchemy.orm import sessionmaker  # noqa: PLC0415 - ~10 MB the app does not need
+
+        return sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -94,7 +100,7 @@ def open_store(url: str) -> OpenedStore:
         if lock is not None:
             lock.close()
         raise
-    return OpenedStore(engine, sessionmaker(engine, expire_on_commit=False), moved_aside, lock)
+    return OpenedStore(engine, moved_aside, lock)
 
 
 def _lock(path: Path) -> IO[bytes]:

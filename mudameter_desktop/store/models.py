@@ -2,56 +2,36 @@
 
 `StatusChange` rows are the source of truth; `EngagementSample` rows are the
 per-minute buckets kept incrementally from them (see `domain.buckets`).
+
+The schema's source for Alembic. The running app reads and writes through the
+Core mirror in `store.tables` (no ORM at run time: ~10 MB, 0.2-0.4 s); a
+schema change changes both, and tests/store/test_core_tables.py compares them.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import (
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
-    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from mudameter_desktop.store.tables import NAMING, UTCDateTime
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
-
-    SQLite keeps no offset, so values are stored as naive UTC there.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if not isinstance(value, datetime):
-            raise TypeError(f"expected a datetime from the database, got {value!r}")
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+__all__ = [
+    "NAMING",
+    "Base",
+    "EngagementSample",
+    "Meeting",
+    "Participant",
+    "StatusChange",
+    "UTCDateTime",
+]
 
 
 class Base(DeclarativeBase):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from sqlalchemy import ScalarSelect, Table, bindparam, func, insert, select, update
 
-from mudameter_desktop.store.models import Base
+from mudameter_desktop.store import tables
 
-_meeting: Table = Base.metadata.tables["meeting"]
-_participant: Table = Base.metadata.tables["participant"]
-_status_change: Table = Base.metadata.tables["status_change"]
-_sample: Table = Base.metadata.tables["engagement_sample"]
+_meeting: Table = tables.meeting
+_participant: Table = tables.participant
+_status_change: Table = tables.status_change
+_sample: Table = tables.engagement_sample
 
 # Parameters: id, meeting_id, kind, client, created_at, expires_at, status, status_at.
 INSERT_PARTICIPANT = insert(_participant)

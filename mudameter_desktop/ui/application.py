@@ -6,7 +6,6 @@ import contextlib
 import logging
 import signal
 import socket
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -14,12 +13,13 @@ from PySide6.QtCore import QObject, QSocketNotifier, Slot
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget
 
-from mudameter_desktop import APP_ID, APP_NAME
 from mudameter_desktop.domain.statuses import Status
-from mudameter_desktop.runtime import Options, Runtime, open_runtime, prepare_paths
+from mudameter_desktop.runtime import Options, Runtime, open_runtime
 from mudameter_desktop.ui.controller import MeterController
 from mudameter_desktop.ui.icons import APP_ICON, icon, status_icon
-from mudameter_desktop.ui.single_instance import InstanceServer, notify_running, socket_name
+from mudameter_desktop.ui.launch import Launched, launch
+from mudameter_desktop.ui.shortcuts import GlobalShortcuts
+from mudameter_desktop.ui.single_instance import InstanceServer
 from mudameter_desktop.ui.state import MeterState, tooltip
 from mudameter_desktop.ui.tasks import TaskRunner
 from mudameter_desktop.ui.tray import TrayMenu
@@ -42,16 +42,26 @@ QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class DesktopApp(QObject):
     """Owns the tray, the windows and the dialogs; the controller does the work."""
 
-    def __init__(self, quit_app: Callable[[], None] = QApplication.quit) -> None:
+    def __init__(
+        self,
+        quit_app: Callable[[], None] = QApplication.quit,
+        tray: QSystemTrayIcon | None = None,  # one `launch` showed already: adopted
+    ) -> None:
         super().__init__()
         self._quit_app = quit_app
         self.state = MeterState(self)
         self.tasks = TaskRunner(self)  # the one runner of background work
         self.controller = MeterController(self.state, self.tasks, self)
+        self.shortcuts = GlobalShortcuts(self)  # Ctrl+Alt+1/2/3 where keys can be grabbed
+        self.shortcuts.pressed.connect(self.set_status)
+        self.controller.settings_changed.connect(self.shortcuts.apply)
         self.menu = TrayMenu()
-        self.tray: QSystemTrayIcon | None = None
-        if QSystemTrayIcon.isSystemTrayAvailable():
+        self.tray: QSystemTrayIcon | None = tray
+        if tray is not None:
+            tray.setParent(self)
+        elif QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(status_icon(None), self)
+        if self.tray is not None:
             self.tray.setContextMenu(self.menu)
             self.tray.activated.connect(self._on_tray_activated)
         self._meter_window: MeterWindow | None = None  # made when first shown, with a tray
@@ -94,8 +104,9 @@ class DesktopApp(QObject):
     def start(self, work: Callable[[], Runtime]) -> None:
         """Show the tray (or the meter window) now; open the backend behind it."""
         if self.tray is not None:
-            self.tray.show()
-            log.info("Tray shown")
+            if not self.tray.isVisible():  # `launch` may have shown it already
+                self.tray.show()
+                log.info("Tray shown")
         else:
             self.meter_window.show_on_top()
             log.info("Meter window shown (no system tray)")
@@ -174,7 +185,9 @@ class DesktopApp(QObject):
 
         from mudameter_desktop.ui.dialogs import SettingsDialog  # noqa: PLC0415
 
-        dialog = SettingsDialog(runtime.settings, self.state.live.local_url)
+        dialog = SettingsDialog(
+            runtime.settings, self.state.live.local_url, shortcuts_note=self.shortcuts.note
+        )
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         settings = dialog.values()
@@ -194,6 +207,7 @@ class DesktopApp(QObject):
     def quit(self) -> None:
         """Stop the server, store the last minutes, close everything and leave."""
         try:
+            self.shortcuts.stop()
             self.controller.shutdown()
         finally:
             if self.tray is not None:
@@ -211,6 +225,7 @@ class DesktopApp(QObject):
 
     @Slot()
     def _on_ready(self) -> None:
+        self.shortcuts.apply(self.controller.settings)
         if self._history_wanted:
             self._history_wanted = False
             self.show_history()
@@ -251,29 +266,20 @@ class DesktopApp(QObject):
             self.qr_dialog.show_link(self.state.live.join_url, self.state.live.share_on_lan)
 
 
-def run(options: Options) -> int:
-    """The tray app's main loop; 0 also when another instance was asked to show."""
-    app = QApplication.instance() or QApplication([APP_ID])  # APP_ID: the X11 window class
-    if not isinstance(app, QApplication):
-        raise RuntimeError("The tray app needs a QApplication, not a QCoreApplication")
-    app.setApplicationName(APP_NAME)
-    app.setDesktopFileName(APP_ID)
-    app.setQuitOnLastWindowClosed(False)
-    app.setWindowIcon(icon(APP_ICON))
-    try:
-        paths = prepare_paths(options)
-    except Exception as error:  # an unusable data folder: say so where a GUI user looks
-        print(error, file=sys.stderr)
-        from PySide6.QtWidgets import QMessageBox  # noqa: PLC0415 - late, only on errors
+def run(options: Options, launched: Launched | None = None) -> int:
+    """The tray app's main loop; 0 also when another instance was asked to show.
 
-        QMessageBox.critical(None, APP_NAME, str(error))
-        return 1
-    name = socket_name(paths.data_dir)
-    if notify_running(name):
-        log.info("Muda Meter is already running; showed its history window")
-        return 0
+    `launched`: what `ui.launch.launch` did already (the tray shown before this
+    module and its imports were loaded); without it, it is done here.
+    """
+    if launched is None:
+        started = launch(options, show_tray=False)
+        if isinstance(started, int):
+            return started
+        launched = started
+    app, paths, name = launched.app, launched.paths, launched.socket_name
     instance = InstanceServer(name)
-    desktop = DesktopApp()
+    desktop = DesktopApp(tray=launched.tray)
     instance.show_history_requested.connect(desktop.show_history)
     stop_signals = quit_on_signals(desktop)
     desktop.start(lambda: open_runtime(options, paths))

@@ -19,16 +19,23 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from mudameter_desktop.api.network import share_host, stop_if_network_left
+from mudameter_desktop.api.network import stop_if_network_left
 from mudameter_desktop.domain.buckets import room_disengaged_for
 from mudameter_desktop.domain.meetings import floor_minute
 from mudameter_desktop.domain.statuses import ParticipantKind, Status
-from mudameter_desktop.runtime import LOOPBACK, Runtime, is_shared
+from mudameter_desktop.runtime import Runtime, host_for, is_shared
 from mudameter_desktop.services.changes import ChangeKind, MeetingChange
 from mudameter_desktop.settings import Settings, save_settings
 from mudameter_desktop.ui import autostart
 from mudameter_desktop.ui.signals import emit
-from mudameter_desktop.ui.state import MeterState, meeting_line, people, percent, wasted_text
+from mudameter_desktop.ui.state import (
+    MeterState,
+    length_minutes,
+    meeting_line,
+    people,
+    percent,
+    wasted_text,
+)
 from mudameter_desktop.ui.tasks import Batch, Job, TaskRunner
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
@@ -44,7 +51,7 @@ NUDGE_MINUTES = 5
 
 
 def meeting_summary_text(meeting: MeetingSummary, settings: Settings) -> str:
-    minutes = round((meeting.ends_at - meeting.starts_at).total_seconds() / 60)
+    minutes = length_minutes(meeting)
     return (
         f"{minutes} min, {people(meeting.participant_count)}, "
         f"muda {percent(meeting.muda)}, wasted {wasted_text(meeting.totals, settings)}"
@@ -67,6 +74,7 @@ class MeterController(QObject):
         self.runtime: Runtime | None = None
         self._open: Callable[[], Runtime] | None = None  # kept for a retry
         self._loader: Job | None = None
+        self._failure: str | None = None  # why the store could not be opened, last time
         self._closed = False
         self._queued: list[Status] = []  # clicks made before the store was ready
         self._participant_id: str | None = None
@@ -131,7 +139,7 @@ class MeterController(QObject):
         message = str(error) or type(error).__name__
         log.error("Muda Meter could not open its database: %s", message)
         log.debug("The opening failed with", exc_info=error)  # the detail, never on the console
-        first = self.state.live.error != message
+        first, self._failure = self._failure != message, message  # tell once, not every retry
         self._queued = []
         self.state.update(error=message, status=None)
         if not self._closed:
@@ -184,7 +192,7 @@ class MeterController(QObject):
             self.state.update(share_on_lan=share)
             return
         self.tasks.run(
-            lambda: server.rebind(share_host() if share else LOOPBACK),  # the current network
+            lambda: server.rebind(host_for(share)),  # the current network
             self._on_rebound,
             self._on_rebind_failed,
         )

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from mudameter_desktop.domain.meetings import MAX_DURATION_MINUTES, MAX_TITLE_LENGTH
 from mudameter_desktop.settings import Settings
+from mudameter_desktop.ui.shortcut_settings import ShortcutSettings
 
 QR_SCALE = 8
 LINK_MIN_WIDTH = 320
@@ -67,7 +69,11 @@ class StartMeetingDialog(QDialog):
 
 class SettingsDialog(QDialog):
     def __init__(
-        self, settings: Settings, serving: str = "", parent: QWidget | None = None
+        self,
+        settings: Settings,
+        serving: str = "",
+        parent: QWidget | None = None,
+        shortcuts_note: str = "",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Muda Meter settings")
@@ -97,6 +103,17 @@ class SettingsDialog(QDialog):
         cost = QHBoxLayout()
         cost.addWidget(self.hourly_cost, 1)
         cost.addWidget(self.currency)
+        self.calendar = QLineEdit(settings.calendar)
+        self.calendar.setPlaceholderText("an .ics file or https://… address")
+        self.calendar.setToolTip(
+            "Meetings take the titles and times of this calendar's events "
+            "(Outlook, Google and Thunderbird export one). Applies at the next start."
+        )
+        choose = QPushButton("Choose…")
+        choose.clicked.connect(self._choose_calendar)
+        calendar = QHBoxLayout()
+        calendar.addWidget(self.calendar, 1)
+        calendar.addWidget(choose)
         form = QFormLayout(self)
         form.addRow("Port (after a restart):", self.port)
         if serving:
@@ -107,7 +124,14 @@ class SettingsDialog(QDialog):
         form.addRow("", self.start_at_login)
         form.addRow("", self.notify_meetings)
         form.addRow("", self.nudge_disengaged)
+        form.addRow("Calendar (after a restart):", calendar)
+        self.shortcuts = ShortcutSettings(settings, shortcuts_note)  # ui/shortcut_settings.py
+        form.addRow(self.shortcuts)
         form.addRow(_ok_cancel(self))
+
+    def accept(self) -> None:
+        if self.shortcuts.problem() is None:  # else the box says what is wrong
+            super().accept()
 
     def values(self) -> Settings:
         return self._settings.with_changes(
@@ -119,7 +143,16 @@ class SettingsDialog(QDialog):
             start_at_login=self.start_at_login.isChecked(),
             notify_meetings=self.notify_meetings.isChecked(),
             nudge_disengaged=self.nudge_disengaged.isChecked(),
+            calendar=self.calendar.text().strip(),
+            **self.shortcuts.values(),
         )
+
+    def _choose_calendar(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a calendar", self.calendar.text(), "Calendars (*.ics);;All files (*)"
+        )
+        if path:
+            self.calendar.setText(path)
 
 
 def qr_pixmap(text: str) -> QPixmap:

@@ -47,12 +47,13 @@ from PySide6.QtWidgets import (
 from mudameter_desktop import APP_NAME
 from mudameter_desktop.domain.meetings import MAX_TITLE_LENGTH
 from mudameter_desktop.domain.statuses import Counts, Status
+from mudameter_desktop.paths import as_user_file
 from mudameter_desktop.services.changes import ChangeKind
 from mudameter_desktop.services.errors import NotFoundError
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.icons import icon, status_icon
 from mudameter_desktop.ui.signals import emit
-from mudameter_desktop.ui.state import STATUS_LABELS, people, percent, wasted_text
+from mudameter_desktop.ui.state import STATUS_LABELS, length_minutes, people, percent, wasted_text
 from mudameter_desktop.ui.tasks import TaskRunner
 from mudameter_desktop.ui.trends import TrendsView
 
@@ -92,7 +93,7 @@ def label_step(minutes: int) -> int:
 
 
 def length_text(meeting: MeetingSummary) -> str:
-    minutes = round((meeting.ends_at - meeting.starts_at).total_seconds() / 60)
+    minutes = length_minutes(meeting)
     hours, rest = divmod(minutes, 60)
     return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
 
@@ -309,8 +310,8 @@ class HistoryWindow(QWidget):
         self.trends.export_folder_chosen.connect(self.export_folder_chosen)
         self.trends.exported.connect(self.exported)
         self.tabs = QTabWidget()
-        self.tabs.addTab(split, "Meetings")
-        self.tabs.addTab(self.trends, "Trends")
+        self.tabs.addTab(split, "&Meetings")  # Alt+M, Alt+T
+        self.tabs.addTab(self.trends, "&Trends")
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
 
@@ -439,7 +440,7 @@ class HistoryWindow(QWidget):
         text = meeting_to_csv(detail) if kind == "csv" else meeting_to_json(detail)
         self.notice.setText(f"Saving {target.name}…")
         self._tasks.run(
-            lambda: target.write_text(text, encoding="utf-8"),
+            lambda: save_export(target, text),
             lambda _written: self._on_exported(target),
             lambda error: self._on_export_failed(target, error),
         )
@@ -539,3 +540,9 @@ class HistoryWindow(QWidget):
         series.attachAxis(minutes)
         series.attachAxis(counts)
         self.series = series
+
+
+def save_export(path: Path, text: str) -> None:
+    """Write an export (in a worker): a document of the user's, with their usual mode."""
+    path.write_text(text, encoding="utf-8")
+    as_user_file(path)

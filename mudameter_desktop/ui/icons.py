@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
 from mudameter_desktop.domain.statuses import Status
 
-ICONS = Path(__file__).resolve().parent.parent / "resources" / "icons"
+# A folder on disk in the editable install, the wheel and the bundle (QIcon needs a path).
+ICONS = Path(str(resources.files("mudameter_desktop.resources") / "icons"))
 APP_ICON = "mudameter"
 IDLE = "idle"
 

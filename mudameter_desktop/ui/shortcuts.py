@@ -13,12 +13,14 @@ would swallow the user's typing in every other app.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QKeyCombination, QObject, Qt, Signal, Slot
@@ -42,29 +44,9 @@ DEFAULT_SHORTCUTS = {
 # X11's modifier masks (X.h); the lock keys' masks are ignored when matching a press.
 SHIFT, LOCK, CONTROL, MOD1, MOD2, MOD4 = 1, 2, 4, 8, 16, 64
 LOCKS = (0, LOCK, MOD2, LOCK | MOD2)  # Caps Lock and Num Lock on or off
-MODIFIER_MASKS = {
-    Qt.KeyboardModifier.ShiftModifier: SHIFT,
-    Qt.KeyboardModifier.ControlModifier: CONTROL,
-    Qt.KeyboardModifier.AltModifier: MOD1,
-    Qt.KeyboardModifier.MetaModifier: MOD4,
-}
 MATCHED = SHIFT | CONTROL | MOD1 | MOD4
 XK_F1 = 0xFFBE
-NAMED_KEYSYMS = {
-    Qt.Key.Key_Space: 0x0020,
-    Qt.Key.Key_Home: 0xFF50,
-    Qt.Key.Key_Left: 0xFF51,
-    Qt.Key.Key_Up: 0xFF52,
-    Qt.Key.Key_Right: 0xFF53,
-    Qt.Key.Key_Down: 0xFF54,
-    Qt.Key.Key_PageUp: 0xFF55,
-    Qt.Key.Key_PageDown: 0xFF56,
-    Qt.Key.Key_End: 0xFF57,
-    Qt.Key.Key_Insert: 0xFF63,
-    Qt.Key.Key_Delete: 0xFFFF,
-    Qt.Key.Key_Pause: 0xFF13,
-    Qt.Key.Key_Print: 0xFF61,
-}
+REPEAT_MS = 400  # a held key repeats every ~30 ms after ~500 ms: one press
 
 
 class ShortcutError(ValueError):
@@ -103,6 +85,38 @@ def platform_support(
     return Support(True)
 
 
+@cache
+def _modifier_masks() -> dict[Qt.KeyboardModifier, int]:
+    return {
+        Qt.KeyboardModifier.ShiftModifier: SHIFT,
+        Qt.KeyboardModifier.ControlModifier: CONTROL,
+        Qt.KeyboardModifier.AltModifier: MOD1,
+        Qt.KeyboardModifier.MetaModifier: MOD4,
+    }
+
+
+@cache
+def _named_keysyms() -> dict[Qt.Key, int]:
+    """Keys beyond ASCII and F1-F35 (a function: PySide6 builds the huge `Qt.Key` enum
+    on first use, ~50 ms, which must not delay the tray)."""
+    key = Qt.Key
+    return {
+        key.Key_Space: 0x0020,
+        key.Key_Home: 0xFF50,
+        key.Key_Left: 0xFF51,
+        key.Key_Up: 0xFF52,
+        key.Key_Right: 0xFF53,
+        key.Key_Down: 0xFF54,
+        key.Key_PageUp: 0xFF55,
+        key.Key_PageDown: 0xFF56,
+        key.Key_End: 0xFF57,
+        key.Key_Insert: 0xFF63,
+        key.Key_Delete: 0xFFFF,
+        key.Key_Pause: 0xFF13,
+        key.Key_Print: 0xFF61,
+    }
+
+
 def parse_shortcut(text: str) -> tuple[int, int]:
     """ "Ctrl+Alt+1" → (X keysym, X modifier mask); `ShortcutError` if unusable."""
     sequence = QKeySequence(text.strip(), QKeySequence.SequenceFormat.PortableText)
@@ -111,7 +125,7 @@ def parse_shortcut(text: str) -> tuple[int, int]:
     combination: QKeyCombination = sequence[0]  # type: ignore[index] # the stubs lack it
     key, modifiers = combination.key(), combination.keyboardModifiers()
     mask = 0
-    for flag, bit in MODIFIER_MASKS.items():
+    for flag, bit in _modifier_masks().items():
         if modifiers & flag:
             mask |= bit
     if not mask & (CONTROL | MOD1 | MOD4):
@@ -121,8 +135,8 @@ def parse_shortcut(text: str) -> tuple[int, int]:
         return ord(chr(code).lower()), mask
     if Qt.Key.Key_F1.value <= code <= Qt.Key.Key_F35.value:
         return XK_F1 + code - Qt.Key.Key_F1.value, mask
-    if key in NAMED_KEYSYMS:
-        return NAMED_KEYSYMS[key], mask
+    if key in _named_keysyms():
+        return _named_keysyms()[key], mask
     raise ShortcutError(f"“{text}” cannot be a global shortcut; try a digit or a letter.")
 
 
@@ -214,7 +228,8 @@ class X11Listener:
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        os.write(self._wake_write, b"x")
+        with contextlib.suppress(OSError):  # the thread ended already (the X server went away)
+            os.write(self._wake_write, b"x")
         thread.join(5)
         os.close(self._wake_write)
 
@@ -224,6 +239,7 @@ class X11Listener:
         display = self._display
         if display is None:
             return
+        last: tuple[int, int] = (0, 0)  # the last press's keycode and X time (ms)
         try:
             while True:
                 while display.pending_events():  # also those read while waiting on a reply
@@ -231,7 +247,9 @@ class X11Listener:
                     if event.type != X.KeyPress:
                         continue
                     status = self._keys.get((event.detail, event.state & MATCHED))
-                    if status is not None:
+                    repeated = last[0] == event.detail and 0 <= event.time - last[1] < REPEAT_MS
+                    last = (event.detail, event.time)
+                    if status is not None and not repeated:  # a held key: one status
                         self._on_press(status)
                 readable, _, _ = select.select([display.fileno(), self._wake_read], [], [])
                 if self._wake_read in readable:
@@ -304,6 +322,9 @@ class GlobalShortcuts(QObject):
             problems = listener.start()
         except ShortcutError as error:
             return str(error)
+        except Exception as error:  # an X11 surprise must never keep the app from starting
+            log.exception("Grabbing the global shortcuts failed")
+            return f"Global shortcuts could not start: {error}"
         self._listener = listener
         active = ", ".join(f"{text} {STATUS_LABELS[status]}" for status, text in bindings.items())
         log.info("Global shortcuts active: %s", active)

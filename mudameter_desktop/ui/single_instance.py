@@ -8,6 +8,7 @@ server also checks who calls: on Linux, a peer of another user is hung up on.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import logging
@@ -15,6 +16,8 @@ import os
 import socket as sockets
 import stat
 import struct
+import sys
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, Signal, Slot
@@ -28,20 +31,43 @@ log = logging.getLogger(__name__)
 SHOW_HISTORY = b"show-history\n"
 TIMEOUT_MS = 500
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+_MAX_SOCKET_PATH = 100  # sun_path holds 104 bytes on macOS, 108 on Linux
 
 
 def socket_name(data_dir: Path) -> str:
-    """The socket's full path: per user and data folder, in a folder only the user can enter."""
+    """The socket's full path: per user and data folder, in a folder only the user can enter.
+
+    On Windows, a named pipe's name (Qt's UserAccessOption limits the pipe to the user).
+    """
     digest = hashlib.sha256(f"{getpass.getuser()}\0{data_dir.resolve()}".encode()).hexdigest()
-    return str(_private_folder(data_dir) / f"{APP_ID}-{digest[:16]}.sock")
+    name = f"{APP_ID}-{digest[:16]}"
+    if os.name == "nt":
+        return name
+    path = _private_folder(data_dir) / f"{name}.sock"
+    if len(str(path)) >= _MAX_SOCKET_PATH and _is_private(folder := _own_temporary_folder()):
+        # (Otherwise listen() fails on the long path, and the app runs without
+        # the hand-over rather than trust a folder another account made.)
+        path = folder / f"{name}.sock"
+    return str(path)
 
 
 def _private_folder(data_dir: Path) -> Path:
-    """The runtime folder when it is the user's alone, else the (0700) data folder."""
-    runtime = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.RuntimeLocation)
+    """The user's runtime folder when it is theirs alone, else the (0700) data folder."""
+    if sys.platform == "darwin":
+        runtime = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.RuntimeLocation)
+    else:  # read directly: Qt warns on every call when XDG_RUNTIME_DIR is unset
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if runtime and _is_private(Path(runtime)):
         return Path(runtime)
     return data_dir
+
+
+def _own_temporary_folder() -> Path:
+    """A 0700 folder of this user's in the temporary folder, for a data folder too deep."""
+    folder = Path(tempfile.gettempdir()) / f"{APP_ID}-{os.getuid()}"
+    with contextlib.suppress(OSError):
+        folder.mkdir(mode=0o700)
+    return folder
 
 
 def _is_private(folder: Path) -> bool:

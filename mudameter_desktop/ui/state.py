@@ -83,6 +83,11 @@ class Scheduled(Protocol):
     def ends_at(self) -> datetime: ...
 
 
+def length_minutes(meeting: Scheduled) -> int:
+    """A meeting's length in whole minutes (the history's column, the end summary)."""
+    return round((meeting.ends_at - meeting.starts_at).total_seconds() / 60)
+
+
 def wasted_hours(totals: Counts) -> float:
     """Disengaged participant-minutes as person-hours."""
     return totals.disengaged / 60

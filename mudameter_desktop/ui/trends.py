@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCharts import (
-    QBarCategoryAxis,
     QBarSeries,
     QBarSet,
+    QCategoryAxis,
     QChart,
     QChartView,
     QLineSeries,
@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
 )
 
 from mudameter_desktop.domain.trends import Period, period_start
+from mudameter_desktop.paths import as_user_file
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.signals import emit
 from mudameter_desktop.ui.state import percent
@@ -68,12 +69,13 @@ WASTED_LINE = QColor("#2e3440")
 NO_MINUTES = QColor("#e5e5e5")  # meetings in that hour, but nobody clicked
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HOURS = 24
+MAX_LABELS = 7  # more periods than this: every other one labelled
 CHART_PERIODS = 12  # the chart shows the last 12 weeks (or months); the table all of them
 TITLE_ROWS = 10
 REFRESH_MS = 3000  # while the tab shows, a burst of LAN clicks reloads it at most this often
 MIN_PEAK = 0.05  # the heat map's darkest shade stands for at least 5 % muda
-PERIOD_COLUMNS = ("Period", "Meetings", "Participant-min", "Muda", "Wasted", "Cost")
-TITLE_COLUMNS = ("Title", "Meetings", "Participant-min", "Muda", "Wasted", "Cost")
+PERIOD_COLUMNS = ("Week", "Meetings", "Participant-\nminutes", "Muda", "Wasted", "Cost")
+TITLE_COLUMNS = ("Title", "Meetings", "Muda", "Wasted", "Cost")
 CSV_COLUMNS = (
     "table",
     "period_start",
@@ -110,40 +112,43 @@ def load_trends(history: MeetingHistory, by: Period) -> TrendsData:
 
 
 def period_label(start: datetime, zone: tzinfo, by: Period, short: bool = False) -> str:
-    """ "23 Nov" / "2026-W48 · 23 Nov 2026" for a week, "Nov 2026" for a month."""
+    """A week by its Monday ("23 Nov 2026", short "23 Nov"), a month as "Nov 2026"."""
     local = start.astimezone(zone)
     if by is Period.MONTH:
         return f"{local:%b %Y}"
-    if short:
-        return f"{local:%d %b}"
-    year, week, _ = local.isocalendar()
-    return f"{year}-W{week:02d} · {local:%d %b %Y}"
+    return f"{local.day} {local:%b}" if short else f"{local.day} {local:%b %Y}"
 
 
 def hours_text(hours: float) -> str:
     return f"{hours:.1f} person-h"
 
 
-def cost_text(hours: float, settings: Settings) -> str:
+def cost_text(hours: float, settings: Settings, currency: bool = True) -> str:
     """What the wasted hours cost, when an hourly cost is set."""
     if settings.hourly_cost <= 0:
         return "\u2014"
-    return f"{hours * settings.hourly_cost:,.2f} {settings.currency}"
+    cost = f"{hours * settings.hourly_cost:,.2f}"
+    return f"{cost} {settings.currency}" if currency else cost
+
+
+def cost_header(settings: Settings) -> str:
+    return f"Cost ({settings.currency})" if settings.hourly_cost > 0 else "Cost"
 
 
 def chart_periods(
     points: list[TrendPoint], zone: tzinfo, by: Period, count: int = CHART_PERIODS
 ) -> list[tuple[datetime, TrendPoint | None]]:
-    """The last `count` periods up to the newest with meetings, oldest first.
+    """Up to `count` periods, from the oldest with meetings to the newest, oldest first.
 
-    Periods without meetings are there too (None), so the time axis has no
-    jumps; each start is the domain's `period_start`, as the service's are.
+    Periods without meetings between them are there too (None), so the time
+    axis has no jumps; each start is the domain's `period_start`, as the
+    service's are.
     """
     if not points:
         return []
     known = {point.period_start: point for point in points}
     starts = [points[0].period_start]
-    while len(starts) < count:
+    while len(starts) < count and starts[-1] > points[-1].period_start:
         starts.append(period_start(starts[-1] - timedelta(days=1), zone, by))
     return [(start, known.get(start)) for start in reversed(starts)]
 
@@ -249,16 +254,27 @@ def _item(text: str, number: bool = True) -> QTableWidgetItem:
     return item
 
 
-def _table(columns: tuple[str, ...], stretch: int) -> QTableWidget:
+def _table(columns: tuple[str, ...], stretch: int | None) -> QTableWidget:
+    """A read-only table; column `stretch` takes the room left (None: the last one does)."""
     table = QTableWidget(0, len(columns))
     table.setHorizontalHeaderLabels(list(columns))
     table.verticalHeader().hide()
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setAlternatingRowColors(True)
+    table.setWordWrap(False)
+    font = table.font()
+    if font.pointSizeF() > 0:  # four tables share a 960-pixel window
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        table.setFont(font)
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
     header = table.horizontalHeader()
+    header.setMinimumSectionSize(24)
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    if stretch is None:
+        header.setStretchLastSection(True)
+    else:
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     return table
 
 
@@ -359,7 +375,7 @@ class TrendsView(QWidget):
         self.chart_view.setMinimumHeight(220)
         self.muda_bars: QBarSet | None = None
         self.wasted_line: QLineSeries | None = None
-        self.periods = _table(PERIOD_COLUMNS, 0)
+        self.periods = _table(PERIOD_COLUMNS, None)  # every period's text whole
         self.heatmap = HeatMap()
         self.heat_legend = QLabel("")
         self.heat_legend.setWordWrap(True)
@@ -379,6 +395,7 @@ class TrendsView(QWidget):
         upper.addWidget(self.periods)
         upper.setStretchFactor(0, 3)
         upper.setStretchFactor(1, 2)
+        upper.setSizes([520, 440])
         heat = QWidget()
         heat_layout = QVBoxLayout(heat)
         heat_layout.setContentsMargins(0, 0, 0, 0)
@@ -399,6 +416,7 @@ class TrendsView(QWidget):
         lower.addWidget(titles)
         lower.setStretchFactor(0, 3)
         lower.setStretchFactor(1, 2)
+        lower.setSizes([600, 400])
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(upper)
         split.addWidget(lower)
@@ -489,6 +507,9 @@ class TrendsView(QWidget):
             button.setEnabled(self.data is not None)
 
     def _fill_periods(self, data: TrendsData) -> None:
+        first = "Week" if data.by is Period.WEEK else "Month"
+        headers = [first, *PERIOD_COLUMNS[1:-1], cost_header(self.settings)]
+        self.periods.setHorizontalHeaderLabels(headers)
         self.periods.setRowCount(len(data.points))
         for row, point in enumerate(data.points):
             texts = (
@@ -496,25 +517,31 @@ class TrendsView(QWidget):
                 str(point.meetings),
                 str(point.participant_minutes),
                 percent(point.muda),
-                hours_text(point.wasted_person_hours),
-                cost_text(point.wasted_person_hours, self.settings),
+                f"{point.wasted_person_hours:.1f} h",
+                cost_text(point.wasted_person_hours, self.settings, currency=False),
             )
             for column, text in enumerate(texts):
                 self.periods.setItem(row, column, _item(text, number=column > 0))
+            week = point.period_start.astimezone(self._zone).isocalendar().week
+            if data.by is Period.WEEK:
+                self.periods.item(row, 0).setToolTip(f"Week {week}")  # type: ignore[union-attr]
 
     def _fill_titles(self, titles: list[TitleWaste]) -> None:
+        self.titles.setHorizontalHeaderLabels([*TITLE_COLUMNS[:-1], cost_header(self.settings)])
         self.titles.setRowCount(len(titles))
         for row, waste in enumerate(titles):
             texts = (
                 waste.title,
                 str(waste.meetings),
-                str(waste.participant_minutes),
                 percent(waste.muda),
-                hours_text(waste.wasted_person_hours),
-                cost_text(waste.wasted_person_hours, self.settings),
+                f"{waste.wasted_person_hours:.1f} h",
+                cost_text(waste.wasted_person_hours, self.settings, currency=False),
             )
             for column, text in enumerate(texts):
                 self.titles.setItem(row, column, _item(text, number=column > 0))
+            self.titles.item(row, 0).setToolTip(  # type: ignore[union-attr] # set just above
+                f"{waste.title}: {waste.participant_minutes} participant-min"
+            )
 
     def _draw_chart(self, data: TrendsData) -> None:
         self.chart.removeAllSeries()
@@ -541,21 +568,26 @@ class TrendsView(QWidget):
             line.append(number, point.wasted_person_hours if point else 0.0)
         self.chart.addSeries(series)
         self.chart.addSeries(line)
-        categories = QBarCategoryAxis()
-        categories.append(
-            [period_label(start, self._zone, data.by, short=True) for start, _ in periods]
-        )
+        # Bars stand at 0, 1, 2…; a category axis labels every period while they fit,
+        # else every other one (a bar-category axis would elide them all).
+        categories = QCategoryAxis()
+        categories.setLabelsPosition(QCategoryAxis.AxisLabelsPosition.AxisLabelsPositionOnValue)
+        categories.setRange(-0.5, len(periods) - 0.5)
+        categories.setGridLineVisible(False)
+        step = 1 if len(periods) <= MAX_LABELS else 2
+        for number, (start, _) in enumerate(periods):
+            if (len(periods) - 1 - number) % step == 0:  # the newest always labelled
+                label = period_label(start, self._zone, data.by, short=True)
+                categories.append(label, number)
         muda_axis = QValueAxis()
         muda_axis.setRange(0, max(10.0, *bars_values(bars)) * 1.1)
         muda_axis.applyNiceNumbers()
         muda_axis.setLabelFormat("%.0f%%")
-        muda_axis.setTitleText("Muda")
         hours_axis = QValueAxis()
         peak_hours = max(point.wasted_person_hours if point else 0.0 for _, point in periods)
         hours_axis.setRange(0, max(1.0, peak_hours) * 1.1)
         hours_axis.applyNiceNumbers()
         hours_axis.setLabelFormat("%.1f")
-        hours_axis.setTitleText("Person-hours")
         hours_axis.setGridLineVisible(False)
         self.chart.addAxis(categories, Qt.AlignmentFlag.AlignBottom)
         self.chart.addAxis(muda_axis, Qt.AlignmentFlag.AlignLeft)
@@ -602,8 +634,15 @@ class TrendsView(QWidget):
 
     def _write(self, path: Path, work: Callable[[], object]) -> None:
         self.notice.setText(f"Saving {path.name}…")
+
+        def save() -> None:
+            work()
+            as_user_file(path)
+
         self._tasks.run(
-            work, lambda _done: self._on_exported(path), lambda e: self._on_export_failed(path, e)
+            save,
+            lambda _done: self._on_exported(path),
+            lambda e: self._on_export_failed(path, e),
         )
 
     def _on_exported(self, path: Path) -> None:
@@ -620,5 +659,6 @@ def bars_values(bars: QBarSet) -> list[float]:
 
 
 def _save_image(image: QImage, path: Path) -> None:
-    if not image.save(str(path), b"PNG"):
+    saved: bool = image.save(str(path), "PNG")  # type: ignore[call-overload] # str at run time
+    if not saved:
         raise OSError(f"Qt could not write the image to {path}")

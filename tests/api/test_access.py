@@ -401,7 +401,11 @@ def test_the_budget_refills_after_its_window() -> None:
     budget.wrong()
     budget.wrong()
     assert budget.retry_after("c") == 60
-    assert budget.retry_after("b") is None
+    assert budget.retry_after("b") is None  # showed the right key: exempt...
+    time.now += 24 * 3600
+    for _ in range(3):
+        budget.wrong()
+    assert budget.retry_after("b") == 60  # ...for a day
 
 
 def test_refusals_are_logged_in_summary(

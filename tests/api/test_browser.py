@@ -188,3 +188,8 @@ def test_quick_clicks_end_on_the_last_one(browser: WebDriver, server: ServerThre
         "engaged": 1,
         "disengaged": 1,
     }
+    # The page shows the room now (one person, engaged), not this minute's bucket.
+    assert text_of(browser, "count-engaged") == "1"
+    assert text_of(browser, "count-speaking") == "0"
+    assert text_of(browser, "count-disengaged") == "0"
+    assert "Room now" in browser.find_element(By.TAG_NAME, "main").text

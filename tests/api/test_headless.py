@@ -156,3 +156,15 @@ def _block_ports(count: int) -> list[socket.socket]:
             continue
         return blockers
     raise AssertionError("no run of free ports found")
+
+
+def test_a_calendar_given_on_the_command_line_names_the_meetings(
+    run: Callable[..., Headless],
+) -> None:
+    calendar = Path(__file__).parent.parent / "data" / "outlook.ics"
+    app = run("--port", "0", "--calendar", str(calendar))
+    url = app.wait_for(app.stderr, LISTENING).group(1)
+    answer = httpx.post(f"{url}meetings", json={"at": "2026-10-21T14:30:00Z"}, timeout=10)
+    assert answer.status_code == 201
+    assert answer.json()["title"] == "Budget review"
+    assert app.stop(signal.SIGTERM) == 0

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from mudameter_desktop.paths import resolve_paths
+from mudameter_desktop.settings import Settings, save_settings
 from mudameter_desktop.store.database import head_revision, open_store, sqlite_url
 from mudameter_desktop.ui.single_instance import InstanceServer, notify_running, socket_name
 from tests.reliability.conftest import (
@@ -158,7 +160,11 @@ def taken_port() -> Iterator[int]:
 
 
 def test_a_taken_port_means_the_next_one(tmp_path: Path, apps: Start, taken_port: int) -> None:
-    server = apps(headless_args(tmp_path, taken_port))
+    """The settings' port moves on (an explicit --port is refused: tests/test_command_line.py)."""
+    paths = resolve_paths(tmp_path)
+    paths.create()
+    save_settings(paths.settings_file, Settings(port=taken_port, room_key="k" * 32))
+    server = apps([str(BIN / "mudameter-cli"), "--headless", "--data-dir", str(tmp_path)])
     url = f"http://127.0.0.1:{taken_port + 1}"
     wait_for(lambda: answers_health(url), what="the server on the next port")
     wait_for(lambda: f"listening on {url}/" in server.stderr.text, what="the real URL logged")

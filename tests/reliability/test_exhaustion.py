@@ -156,7 +156,7 @@ def test_a_dripping_head_is_cut_at_its_deadline(
 ) -> None:
     """Found: the 10 s guard restarted on every byte; one byte every 8 s got a 200 after 32 s."""
     server = make_server(parser, deadline_s=3.0)
-    answer, seconds = drip(server.port, HEAD + b"\r\n", every=1.0, limit=12.0)
+    answer, seconds = drip(server.port, HEAD + b"\r\n", every=2.0, limit=12.0)
     assert answer.startswith(b"HTTP/1.1 408 ") or answer == b"", answer[:80]
     assert 2.5 < seconds < 5.0
 
@@ -174,7 +174,7 @@ def test_a_dripping_body_is_cut_at_its_deadline(
     began = time.monotonic()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
         connection.sendall(head)
-        connection.settimeout(1.0)
+        connection.settimeout(2.0)  # one byte every 2 s
         answer = b"(still open)"
         for byte in body:  # bounded: one pass over a short body
             try:
@@ -335,3 +335,25 @@ def test_connections_from_many_machines_starve_neither_loopback_nor_the_lan(
             hoarder.wait(10)
         server.terminate()
         server.wait(10)
+
+
+def test_a_client_that_stops_reading_is_cut(make_server: ServerFactory) -> None:
+    """Pipelined requests whose answers are never read must not hold the connection
+    (and the answers' memory) for ever."""
+    server = make_server(deadline_s=3.0)
+    request = b"GET /schema/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    count = 300  # about 9 MB of answers: more than the socket buffers hold
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        connection.connect(("127.0.0.1", server.port))
+        connection.sendall(request * count)
+        time.sleep(6.0)  # read nothing: past the deadline
+        connection.settimeout(5.0)
+        received = 0
+        try:
+            while chunk := connection.recv(1 << 20):  # bounded: ends at EOF, reset or timeout
+                received += len(chunk)
+        except OSError:
+            pass
+    assert received < count * 29_000 // 2, received
+    assert answers_health(server.local_url.rstrip("/"))

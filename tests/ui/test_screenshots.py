@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ("tray", "menu", "qr", "meter", "history", "icons")
+SHOTS = ("tray", "menu", "qr", "settings", "meter", "history", "trends", "icons")
 
 
 def take_tour(out: Path) -> subprocess.CompletedProcess[str]:

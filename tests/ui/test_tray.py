@@ -143,6 +143,25 @@ def test_share_on_lan_rebinds_and_is_remembered(
     assert not load_settings(settings_file).share_on_lan
 
 
+def test_sharing_stops_and_says_so_when_the_network_is_gone(
+    desktop: DesktopApp, runtime: Runtime, settings_file: Path, qtbot: QtBot
+) -> None:
+    """The laptop woke up in a café: the office address is gone (lan-access, issue 11)."""
+    server = runtime.server
+    assert isinstance(server, FakeServer)
+    with qtbot.waitSignal(desktop.state.changed):
+        desktop.menu.share_on_lan.trigger()
+    server.host = "192.0.2.77"  # TEST-NET-1: never an address of this machine
+    with qtbot.waitSignal(desktop.controller.notify) as told:
+        desktop.controller.check_network()
+    assert told.args is not None and told.args[0] == "Sharing on the LAN stopped"
+    assert "192.0.2.77" in told.args[1]
+    assert server.hosts[-1] == LOOPBACK
+    qtbot.waitUntil(lambda: not desktop.state.live.share_on_lan)
+    assert not desktop.menu.share_on_lan.isChecked()
+    assert not load_settings(settings_file).share_on_lan  # not at the next start either
+
+
 def test_copy_join_link(desktop: DesktopApp) -> None:
     desktop.menu.copy_link.trigger()
     assert (

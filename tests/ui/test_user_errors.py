@@ -77,6 +77,13 @@ def test_a_database_in_use_is_reported_without_a_traceback_and_retried(
     assert window.sizeHint().width() <= 480
     assert not [record for record in caplog.records if record.exc_info and record.levelno > 10]
 
+    failures: list[str] = []
+    desktop.controller.failed.connect(failures.append)
+    menu.retry.trigger()  # still held: the same message again, told once only
+    assert desktop.state.live.error == "Opening the database again…"
+    qtbot.waitUntil(lambda: "in use" in (desktop.state.live.error or ""), timeout=10_000)
+    assert failures == []
+
     other.close()  # the other instance quit
     with qtbot.waitSignal(desktop.controller.ready, timeout=10_000):
         menu.retry.trigger()
