@@ -157,7 +157,7 @@ def startup(quick: bool, raw: dict[str, Any]) -> list[Row]:
 def memory_table(raw: dict[str, Any]) -> str:
     """Program by program: start → tray, RSS, PSS, USS (xcb run), with ratios to bare."""
     figures = raw.get("startup_xcb")
-    if not figures:
+    if not figures or "bare_tray_ms" not in figures:  # none yet, or from an older harness
         return ""
     names = {"bare": "bare PySide6 tray script", "app": "**Muda Meter**", **VORTA}
     lines = [

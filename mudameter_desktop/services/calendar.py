@@ -93,7 +93,8 @@ class CalendarSource:
         parts = urlsplit(self.location)
         url = parts._replace(scheme="https").geturl() if parts.scheme == "webcal" else self.location
         request = urllib.request.Request(url, headers={"User-Agent": "MudaMeter"})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as answer:  # noqa: S310  # nosec B310 - http(s) only, checked by is_address
+        # Only http(s) reaches here: `is_address` checked the scheme.
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as answer:  # noqa: S310  # nosec B310
             data: bytes = answer.read(MAX_CALENDAR_BYTES + 1)
         if len(data) > MAX_CALENDAR_BYTES:
             raise ValueError(f"the calendar is larger than {MAX_CALENDAR_BYTES} bytes")

@@ -18,6 +18,7 @@ from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.history import HistoryWindow
 from mudameter_desktop.ui.meter_window import MeterWindow
 from mudameter_desktop.ui.state import LiveState
+from mudameter_desktop.ui.tasks import TaskRunner
 from mudameter_desktop.ui.tray import TrayMenu
 from tests.conftest import FakeClock
 
@@ -34,7 +35,7 @@ def test_the_history_shows_a_hostile_title_as_typed(
     qtbot: QtBot, service: MeterService, clock: FakeClock
 ) -> None:
     meeting = service.start_meeting(clock.now - timedelta(hours=2), HOSTILE, 30)
-    history = HistoryWindow(service, service.zone, Settings())
+    history = HistoryWindow(service, service.zone, Settings(), TaskRunner())
     qtbot.addWidget(history)
     history.select_meeting(meeting.id)
     qtbot.waitUntil(lambda: history.detail is not None)
