@@ -303,9 +303,11 @@ def quit_on_signals(desktop: DesktopApp) -> Callable[[], None]:
     notifier = QSocketNotifier(receiver.fileno(), QSocketNotifier.Type.Read, desktop)
 
     def on_signal() -> None:
+        received = b""
         with contextlib.suppress(OSError):
-            receiver.recv(64)
-        desktop.quit()
+            received = receiver.recv(64)
+        if any(number in received for number in QUIT_SIGNALS):  # other handlers' wake-ups stay
+            desktop.quit()
 
     notifier.activated.connect(on_signal)
 
