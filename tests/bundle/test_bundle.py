@@ -44,7 +44,7 @@ def test_headless_serves_records_and_stops(executable: Path, start: Callable[...
     meeting = httpx.get(f"{app.url}/meetings/{answer['meeting_id']}")
     assert meeting.status_code == 200
     participants = meeting.json()["participants"]
-    assert [(p["id"], p["status"]) for p in participants] == [(answer["participant_id"], "engaged")]
+    assert [(p["handle"], p["status"]) for p in participants] == [(answer["handle"], "engaged")]
     # The participant page and its assets come from the bundled resources.
     page = httpx.get(f"{app.url}/")
     assert page.status_code == 200
