@@ -1,10 +1,8 @@
-"""The schema as SQLAlchemy Core tables: what the running app reads and writes.
+"""The schema, written once, as SQLAlchemy Core tables: what the app reads and writes.
 
-`store.models` (the typed ORM models) stays the schema's source for Alembic
-and the tests; these tables mirror it column for column, index for index
-(tests/store/test_core_tables.py compares the DDL of both), so that the
-running app never imports `sqlalchemy.orm`: ~10 MB and 0.2-0.4 s at every
-start (benchmarks/README.md). A schema change (a migration) changes both.
+The running app never imports `sqlalchemy.orm` (~10 MB and 0.2-0.4 s at every
+start, benchmarks/README.md); the typed models in `store.models` map these
+same tables, and Alembic compares migrations against this metadata.
 
 `Meeting`, `Participant`, `StatusChange` and `EngagementSample` here are
 column namespaces with the models' names: `Meeting.title` is the column, and
