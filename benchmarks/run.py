@@ -29,11 +29,12 @@ from benchmarks import (
     bench_lan,
     bench_qt,
     bench_startup,
+    bench_team_server,
     bench_trends,
 )
 from benchmarks.common import RESULTS, machine
 
-SECTIONS = ("startup", "idle", "click", "lag", "lan", "history", "trends")
+SECTIONS = ("startup", "idle", "click", "lag", "lan", "history", "trends", "team")
 
 
 @dataclass
@@ -342,6 +343,78 @@ def trends(quick: bool, raw: dict[str, Any]) -> list[Row]:
     ]
 
 
+def team(quick: bool, raw: dict[str, Any]) -> list[Row]:
+    """The team server on PostgreSQL: workers against one SQLite process; a company's load."""
+    saturated = bench_team_server.saturation(seconds=4 if quick else 8, repeats=1 if quick else 3)
+    offered = bench_team_server.company(seconds=10 if quick else 30)
+    raw["team"] = {"saturation": saturated, "company": offered}
+    sqlite = saturated["sqlite"]
+    rows = []
+    spread = f"_{bench_team_server.SPREAD_ROOMS}rooms"
+    names = [f"pg_{workers}w" for workers in bench_team_server.WORKERS]
+    names += [name + spread for name in names if name + spread in saturated]
+    for name in names:
+        case = saturated[name]
+        rooms = f", {bench_team_server.SPREAD_ROOMS} rooms" if name.endswith(spread) else ""
+        label = f"POST /users/status, PostgreSQL, {case['mode']}{rooms}"
+        rows.append(
+            Row(
+                f"{label}: throughput",
+                case["req_per_s"],
+                "req/s",
+                sqlite["req_per_s"],
+                "one process on SQLite",
+                "reference",
+                case["errors"] == 0,
+                case["req_per_s"] / sqlite["req_per_s"],
+            )
+        )
+        rows.append(
+            Row(
+                f"{label}: p99 latency",
+                case["p99_ms"],
+                "ms",
+                sqlite["p99_ms"],
+                "one process on SQLite",
+                "reference",
+                case["errors"] == 0,
+                case["p99_ms"] / sqlite["p99_ms"],
+            )
+        )
+    for suffix, where in (("", "one room"), (spread, f"{bench_team_server.SPREAD_ROOMS} rooms")):
+        if f"pg_2w{suffix}" not in saturated:
+            continue
+        one = saturated[f"pg_1w{suffix}"]["req_per_s"]
+        two = saturated[f"pg_2w{suffix}"]["req_per_s"]
+        rows.append(
+            Row(
+                f"POST /users/status, PostgreSQL, {where}: 2 workers vs 1, saturated throughput",
+                two,
+                "req/s",
+                one,
+                "1 worker",
+                "≥ 1.5x",
+                two >= 1.5 * one,
+                two / one,
+            )
+        )
+    for workers in bench_team_server.WORKERS:
+        case = offered[f"pg_{workers}w"]
+        rows.append(
+            Row(
+                f"company open loop ({case['rooms']}, {case['offered_req_per_s']:.0f} req/s "
+                f"offered), {case['mode']}: p99 ({case['errors']} errors)",
+                case["p99_ms"],
+                "ms",
+                None,
+                "",
+                "≤ 50 ms, no error",
+                case["p99_ms"] <= 50 and case["errors"] == 0,
+            )
+        )
+    return rows
+
+
 RUNNERS: dict[str, Callable[[bool, dict[str, Any]], list[Row]]] = {
     "startup": startup,
     "idle": idle,
@@ -350,6 +423,7 @@ RUNNERS: dict[str, Callable[[bool, dict[str, Any]], list[Row]]] = {
     "lan": lan,
     "history": history,
     "trends": trends,
+    "team": team,
 }
 
 

@@ -10,8 +10,11 @@ from pathlib import Path
 
 from mudameter_desktop import APP_NAME, __version__
 from mudameter_desktop.paths import private_files
-from mudameter_desktop.runtime import Options, StartupError
+from mudameter_desktop.runtime import Options, StartupError, serve_workers, workers_refusal
 from mudameter_desktop.settings import KEY_ENVIRONMENT, RoomKeyError, room_key_from
+
+DATABASE_URL_ENVIRONMENT = "MUDAMETER_DATABASE_URL"
+MAX_WORKERS = 64
 
 
 def port_number(text: str) -> int:
@@ -19,6 +22,33 @@ def port_number(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError("port must be 0-65535")
     return port
+
+
+def worker_count(text: str) -> int:
+    workers = int(text)
+    if not 1 <= workers <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"workers must be 1-{MAX_WORKERS}")
+    return workers
+
+
+def requests_per_minute(text: str) -> int:
+    limit = int(text)
+    if limit < 0:
+        raise argparse.ArgumentTypeError("rate limit must be 0 (off) or more")
+    return limit
+
+
+def proxy_address(text: str) -> str:
+    """An IP address or CIDR network, kept as typed (checked here, parsed by the server)."""
+    import ipaddress  # noqa: PLC0415
+
+    try:
+        ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)"
+        ) from None
+    return text.strip()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +73,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, help="keep database, logs and settings in this folder"
     )
     parser.add_argument(
-        "--database-url", help="any SQLAlchemy URL (default: SQLite in the data folder)"
+        "--database-url",
+        help="any SQLAlchemy URL (default: SQLite in the data folder; "
+        f"or set {DATABASE_URL_ENVIRONMENT}, which keeps a password out of ps)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=worker_count,
+        default=1,
+        metavar="N",
+        help="with --headless on PostgreSQL: serve with N uvicorn worker processes (default 1)",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        type=proxy_address,
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a reverse proxy (IP or CIDR; repeatable) whose X-Forwarded-For names the client; "
+        "requests through it are never this machine's own user",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=requests_per_minute,
+        metavar="N",
+        help="requests per minute per client address (default 600; 0: off, "
+        "when the proxy limits); loopback is never limited",
     )
     parser.add_argument(
         "--calendar",
@@ -66,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["rooms"]:  # `mudameter rooms …`: a team server's rooms
+        from mudameter_desktop import rooms_cli  # noqa: PLC0415
+
+        raise SystemExit(rooms_cli.main(arguments[1:], DATABASE_URL_ENVIRONMENT))
     args = build_parser().parse_args(argv)
     private_files()  # before any file is made: settings, database and logs are the user's alone
     try:
@@ -78,10 +138,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
-        database_url=args.database_url,
+        database_url=args.database_url or os.environ.get(DATABASE_URL_ENVIRONMENT) or None,
         room_key=room_key,
         calendar=args.calendar,
+        workers=args.workers,
+        trusted_proxies=tuple(args.trusted_proxy),
+        rate_limit=args.rate_limit,
     )
+    if options.workers > 1:  # a team server: uvicorn's worker processes, no server thread
+        refusal = workers_refusal(options)
+        if refusal is not None:
+            print(f"mudameter: {refusal}", file=sys.stderr)
+            return 2
+        try:
+            return serve_workers(options)
+        except StartupError as error:
+            print(error, file=sys.stderr)
+            return 1
     from mudameter_desktop import app  # noqa: PLC0415 - keep --help and --version instant
 
     try:

@@ -9,23 +9,32 @@ store with its migrations, the service, the server). The UI receives the
 The heavy stack (SQLAlchemy, Alembic, Litestar, uvicorn) is imported inside
 functions so that the tray can show before it loads. The server and the room
 key are reached through small protocols, so UI tests can pass fakes.
+
+`--headless --workers N` (a team server on PostgreSQL) runs `serve_workers`
+instead: the parent migrates, binds and supervises; each of N uvicorn workers
+builds its own store, service and app in `worker_app`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from mudameter_desktop.api.network import share_host
 from mudameter_desktop.hosts import ALL_INTERFACES, LOOPBACK, is_loopback_name
 from mudameter_desktop.paths import AppPaths, resolve_paths
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from mudameter_desktop.api.access import RoomAccess
+    from mudameter_desktop.api.gate import ASGIApp
     from mudameter_desktop.services.calendar import CalendarSource
     from mudameter_desktop.services.meter import MeterService
     from mudameter_desktop.settings import Settings
@@ -42,7 +51,10 @@ __all__ = [
     "is_shared",
     "open_runtime",
     "prepare_paths",
+    "serve_workers",
     "start_server",
+    "worker_app",
+    "workers_refusal",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,6 +75,9 @@ class Options:
     database_url: str | None = None
     room_key: str | None = None
     calendar: str | None = None  # an .ics file or address for this run (else the settings')
+    workers: int = 1  # server processes (`--headless` on PostgreSQL only); 1: the server thread
+    trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For names the client
+    rate_limit: int | None = None  # requests per minute per client address; 0: off; None: 600
 
 
 class StartupError(Exception):
@@ -143,7 +158,10 @@ def prepare_paths(options: Options) -> AppPaths:
     paths = resolve_paths(options.data_dir)
     try:
         paths.create()
-        setup_logging(paths.log_file)
+        if options.workers > 1:
+            log_to_stderr()  # N processes cannot share one rotating file: the journal's
+        else:
+            setup_logging(paths.log_file)
     except OSError as error:  # a read-only or full disk, a file where a folder should be
         raise StartupError(
             f"Cannot use the data folder {paths.data_dir} ({error.strerror or error}); "
@@ -180,6 +198,7 @@ def open_runtime(
         raise StartupError(" ".join(str(error).split())) from error
     if store.moved_aside is not None:
         log.warning("Started with a fresh database; the damaged one is at %s", store.moved_aside)
+    give_default_room_secrets(store.engine, settings.room_key)
     zone = tzlocal.get_localzone()
     calendar = open_calendar(options.calendar or settings.calendar, zone)
     service = MeterService(store.engine, zone, calendar=calendar)
@@ -210,7 +229,16 @@ def open_runtime(
         return runtime
     host = options.host or host_for(settings.share_on_lan)
     try:
-        runtime.server = start_server(service, access, host, options.port, settings.port)
+        runtime.server = start_server(
+            service,
+            access,
+            host,
+            options.port,
+            settings.port,
+            trusted_proxies=options.trusted_proxies,
+            rate_limit=options.rate_limit,
+            team=is_team_server(service),
+        )
     except Exception as failure:  # the tray must keep working without the server
         if server_required:
             runtime.close()
@@ -235,14 +263,38 @@ def open_calendar(location: str, zone: tzinfo) -> CalendarSource | None:
     return source
 
 
+def is_team_server(service: MeterService) -> bool:
+    """A server on PostgreSQL is a team server; the desktop app's store is SQLite."""
+    return service.engine.dialect.name != "sqlite"
+
+
+def give_default_room_secrets(engine: Engine, room_key: str) -> None:
+    """On a team server the room `default` keeps its key and host token in the database.
+
+    The key is `--room-key` (or the settings' one), so the seed's paths and the
+    room's paths take the same key; `mudameter rooms list` shows the host token.
+    The desktop app's SQLite database keeps its key in the settings only.
+    """
+    if engine.dialect.name == "sqlite":
+        return
+    from mudameter_desktop.services.rooms import DEFAULT_SLUG, RoomDirectory  # noqa: PLC0415
+
+    RoomDirectory(engine).ensure_secrets(DEFAULT_SLUG, room_key)
+
+
 def start_server(
     service: MeterService,
     access: RoomAccess,
     host: str,
     port: int | None,
     default_port: int,
+    *,
+    trusted_proxies: tuple[str, ...] = (),
+    rate_limit: int | None = None,
+    team: bool = False,
 ) -> Server:
     """The port rule: an explicit `port` exactly (or refused), else `default_port` or next."""
+    from mudameter_desktop.api.limits import RATE_LIMIT, TrustedProxies  # noqa: PLC0415
     from mudameter_desktop.api.server import ServerThread  # noqa: PLC0415 - heavy, loaded late
 
     server = ServerThread(
@@ -251,6 +303,9 @@ def start_server(
         host=host,
         port=default_port if port is None else port,
         exact_port=port is not None,
+        proxies=TrustedProxies.parse(trusted_proxies),
+        rate_limit=RATE_LIMIT if rate_limit is None else rate_limit,
+        team=team,
     )
     server.start()
     return server
@@ -295,3 +350,170 @@ def database_url(options: Options, paths: AppPaths) -> str:
             f"which is not installed{hint}."
         ) from None
     return url.render_as_string(hide_password=False)
+
+
+WORKER_APP = f"{__name__}:worker_app"  # what each uvicorn worker imports and calls
+
+
+def workers_refusal(options: Options) -> str | None:
+    """Why `--workers` cannot be used with these options (one line), or None."""
+    if options.workers <= 1:
+        return None
+    if not options.headless:
+        return "--workers needs --headless: the tray app runs one server in its own process."
+    backend = "sqlite"
+    if options.database_url:
+        from sqlalchemy.engine import make_url  # noqa: PLC0415
+        from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+
+        try:
+            backend = make_url(options.database_url).get_backend_name()
+        except ArgumentError:
+            return None  # not a URL at all: `database_url` says so in its own words
+    if backend == "sqlite":
+        return (
+            f"--workers {options.workers} needs a PostgreSQL --database-url: SQLite is the "
+            "desktop's single-process store (leave --workers out, or use postgresql+psycopg://…)."
+        )
+    return None
+
+
+def serve_workers(options: Options) -> int:
+    """`--headless --workers N`: migrate once, bind the port, run N uvicorn workers.
+
+    The parent opens the store once before any worker starts (the migrations
+    run here, and an unreachable database is one line and exit 1), makes the
+    room key if there is none yet (so every worker has the same), binds the
+    port with the usual rule, then leaves the serving to uvicorn's supervisor
+    until SIGINT or SIGTERM. Raises `StartupError`.
+    """
+    from mudameter_desktop.api.limits import raise_open_file_limit  # noqa: PLC0415
+    from mudameter_desktop.api.server import ServerStartError, join_link, listen  # noqa: PLC0415
+    from mudameter_desktop.api.workers import WorkerSettings, serve  # noqa: PLC0415
+    from mudameter_desktop.settings import load_settings  # noqa: PLC0415
+    from mudameter_desktop.store.database import StoreError, open_store  # noqa: PLC0415
+
+    refusal = workers_refusal(options)
+    if refusal is not None:
+        raise StartupError(refusal)
+    paths = prepare_paths(options)
+    url = database_url(options, paths)
+    settings = load_settings(paths.settings_file)
+    room_key = options.room_key or settings.room_key
+    try:
+        store = open_store(url)
+    except StoreError as error:
+        raise StartupError(" ".join(str(error).split())) from error
+    try:
+        give_default_room_secrets(store.engine, room_key)
+    finally:
+        store.close()
+    host = options.host or host_for(settings.share_on_lan)
+    port = settings.port if options.port is None else options.port
+    try:
+        listener = listen(host, port, exact=options.port is not None)
+    except ServerStartError as error:
+        raise StartupError(str(error)) from error
+    bound = listener.getsockname()[1]
+    raise_open_file_limit()  # every connection is a file descriptor; the workers inherit it
+    if not is_loopback_name(host):
+        # Standard output only: the log must never hold the room key.
+        print(f"Join link: {join_link(host, bound, room_key)}", flush=True)
+    log.info("HTTP server listening on %s port %d with %d workers", host, bound, options.workers)
+    worker_settings = WorkerSettings(
+        workers=options.workers,
+        database_url=url,
+        data_dir=str(options.data_dir) if options.data_dir else None,
+        room_key=room_key,
+        calendar=options.calendar,
+        trusted_proxies=options.trusted_proxies,
+        rate_limit=_rate_limit(options),
+    )
+    return serve(WORKER_APP, listener, worker_settings)
+
+
+def worker_app() -> ASGIApp:
+    """One uvicorn worker's app (uvicorn calls it by name, `factory=True`): its own store,
+    service and app on the database the parent migrated. A worker that cannot open
+    them exits with uvicorn's start-up failure code, which stops the parent too."""
+    import atexit  # noqa: PLC0415
+
+    from mudameter_desktop.api.server import build_app  # noqa: PLC0415
+    from mudameter_desktop.api.workers import STARTUP_FAILURE, WorkerSettings  # noqa: PLC0415
+
+    settings = WorkerSettings.from_environment(os.environ)
+    options = Options(
+        headless=True,
+        data_dir=Path(settings.data_dir) if settings.data_dir else None,
+        database_url=settings.database_url,
+        room_key=settings.room_key,
+        calendar=settings.calendar,
+        workers=settings.workers,
+        trusted_proxies=settings.trusted_proxies,
+        rate_limit=settings.rate_limit,
+    )
+    try:
+        runtime = open_runtime(options, prepare_paths(options), serve=False)
+    except StartupError as error:
+        log.error("This worker cannot start: %s", error)
+        sys.exit(STARTUP_FAILURE)
+    atexit.register(runtime.close)  # the worker's normal exit: store the last minutes, close
+    _follow_parent()
+    logging.getLogger("uvicorn.access").disabled = True  # never log a join link's key
+    access = cast("RoomAccess", runtime.access)  # open_runtime makes a RoomAccess
+    return build_app(
+        runtime.service,
+        access,
+        settings.proxies,
+        settings.rate_limit,
+        team=is_team_server(runtime.service),
+    )
+
+
+def _follow_parent() -> None:
+    """Stop this worker (gracefully, as uvicorn does on SIGTERM) when its parent is gone:
+    a killed parent must not leave workers serving with nobody to supervise them."""
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        log.warning("The parent process %d is gone; this worker stops", parent)
+        signal.raise_signal(signal.SIGTERM)
+
+    threading.Thread(target=watch, name="mudameter-parent-watch", daemon=True).start()
+
+
+def log_to_stderr(level: int = logging.INFO) -> None:
+    """Logging for `--workers`: everything, tracebacks included, to standard error only
+    (the journal under systemd), one line per record with the process id."""
+    from mudameter_desktop.logs import HANDLER_PREFIX  # noqa: PLC0415
+
+    root = logging.getLogger()
+    root.setLevel(level)
+    for handler in list(root.handlers):
+        if (handler.get_name() or "").startswith(HANDLER_PREFIX):
+            root.removeHandler(handler)
+            handler.close()
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    )
+    handler.addFilter(_quiet_alembic)
+    handler.set_name(HANDLER_PREFIX + "stderr")
+    root.addHandler(handler)
+
+
+def _quiet_alembic(record: logging.LogRecord) -> bool:
+    """Alembic's steps are not news in the journal (the app logs one line per migration)."""
+    return record.levelno >= logging.WARNING or not record.name.startswith("alembic")
+
+
+def _rate_limit(options: Options) -> int:
+    from mudameter_desktop.api.limits import RATE_LIMIT  # noqa: PLC0415
+
+    return RATE_LIMIT if options.rate_limit is None else options.rate_limit

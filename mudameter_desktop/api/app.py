@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, cast
 
+import sqlalchemy.exc
 from litestar import Litestar, Request, Response, route
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.di import Provide
@@ -26,10 +27,17 @@ from litestar.openapi.spec import (
 
 from mudameter_desktop import APP_NAME, __version__
 from mudameter_desktop.api.access import RoomAccess
+from mudameter_desktop.api.events import EventHub
 from mudameter_desktop.api.gate import ASGIApp, Caller, Gate, caller_of
 from mudameter_desktop.api.limits import RateLimiter
-from mudameter_desktop.api.routes import ROUTES
-from mudameter_desktop.api.schemas import MeetingRequest, StatusRequest, VisitRequest
+from mudameter_desktop.api.rooms import RoomRegistry, room_routers, room_service
+from mudameter_desktop.api.routes import ROOM_ROUTES, health
+from mudameter_desktop.api.schemas import (
+    MeetingRequest,
+    RenameRequest,
+    StatusRequest,
+    VisitRequest,
+)
 from mudameter_desktop.api.web import WebAssets
 from mudameter_desktop.services.errors import (
     InvalidInputError,
@@ -37,6 +45,7 @@ from mudameter_desktop.services.errors import (
     TooManyParticipantsError,
 )
 from mudameter_desktop.services.meter import MeterService
+from mudameter_desktop.services.rooms import RoomDirectory
 
 log = logging.getLogger(__name__)
 
@@ -52,29 +61,52 @@ GATE_ERRORS = {
         "see Retry-After"
     ),
 }
-STRICT_BODIES = (MeetingRequest, StatusRequest, VisitRequest)  # unknown fields are a 400
+# unknown fields are a 400
+STRICT_BODIES = (MeetingRequest, StatusRequest, VisitRequest, RenameRequest)
 OPTIONAL_BODIES = frozenset({"createMeeting", "visit"})  # no body = the defaults
+ROOM_OPERATION = "room"  # operation ids at `/rooms/{slug}/…`: "roomListMeetings", …
 STRING, INTEGER, NULL = OpenAPIType.STRING, OpenAPIType.INTEGER, OpenAPIType.NULL
 
 
 def create_app(
-    service: MeterService, access: RoomAccess, limiter: RateLimiter | None = None
+    service: MeterService,
+    access: RoomAccess,
+    limiter: RateLimiter | None = None,
+    *,
+    trust_loopback: bool = True,
+    events: EventHub | None = None,
 ) -> ASGIApp:
-    """The whole HTTP app: the gate (LAN rules, limits) in front of Litestar."""
+    """The whole HTTP app: the gate (rooms, keys, limits) in front of Litestar.
+
+    `service` and `access` are the room `default`'s (the desktop's one room);
+    other rooms' services are made on first use (`RoomRegistry`).
+    `trust_loopback`: this machine's own user is the host (the desktop app);
+    a team server passes False, so that only a room's host token makes a host.
+    """
     assets = WebAssets()
+    engine = service.engine  # the rooms' services share the default room's database
+    rooms = RoomRegistry(service, access, RoomDirectory(engine), engine)
+    event_hub = events or EventHub(engine)
     app = Litestar(
         # Explicit OPTIONS first: Litestar's own one lists only the first
         # handler's methods when two handlers share a path.
-        route_handlers=[*_options_handlers(ROUTES), *ROUTES],
+        route_handlers=[
+            *_options_handlers([health]),
+            health,
+            *room_routers(ROOM_ROUTES, _options_handlers(ROOM_ROUTES), ROOM_OPERATION),
+        ],
         dependencies={
-            "service": Provide(lambda: service, use_cache=True, sync_to_thread=False),
+            "service": Provide(room_service(service), sync_to_thread=False),
             "assets": Provide(lambda: assets, use_cache=True, sync_to_thread=False),
             "caller": Provide(_caller, sync_to_thread=False),
+            "event_hub": Provide(lambda: event_hub, use_cache=True, sync_to_thread=False),
         },
+        on_shutdown=[event_hub.close],
         exception_handlers={
             NotFoundError: _error_handler(404),
             InvalidInputError: _error_handler(400),
             TooManyParticipantsError: _error_handler(429),
+            **dict.fromkeys(DATABASE_UNAVAILABLE, _database_unavailable),
             500: _internal_error,
         },
         openapi_config=OpenAPIConfig(
@@ -89,7 +121,7 @@ def create_app(
     # The document is built on the first request of /schema (0.05-0.15 s and ~0.3 MB
     # that the start would otherwise spend before the server answers).
     app.plugins.get(OpenAPIPlugin).__class__ = DocumentedOpenAPIPlugin
-    return Gate(cast(ASGIApp, app), access, limiter)
+    return Gate(cast(ASGIApp, app), rooms, limiter, trust_loopback=trust_loopback)
 
 
 class DocumentedOpenAPIPlugin(OpenAPIPlugin):
@@ -154,7 +186,7 @@ def _document_answers(openapi: OpenAPI) -> None:
             ]
         )
     for path, item in (openapi.paths or {}).items():
-        for operation in (item.get, item.post):
+        for operation in (item.get, item.post, item.patch, item.delete):
             if operation is not None:
                 _document_operation(path, operation)
 
@@ -162,14 +194,17 @@ def _document_answers(openapi: OpenAPI) -> None:
 def _document_operation(path: str, operation: Operation) -> None:
     responses = operation.responses or {}
     error = responses.get("400")
-    if operation.request_body is not None and operation.operation_id in OPTIONAL_BODIES:
+    name = operation.operation_id or ""
+    if name.startswith(ROOM_OPERATION):  # the same operation in a room: "roomVisit" is "visit"
+        name = name[len(ROOM_OPERATION) :][:1].lower() + name[len(ROOM_OPERATION) + 1 :]
+    if operation.request_body is not None and name in OPTIONAL_BODIES:
         operation.request_body = replace(cast(Any, operation.request_body), required=False)
-    if operation.operation_id == "createMeeting" and "201" in responses:
+    if name == "createMeeting" and "201" in responses:
         responses.setdefault("200", replace(responses["201"], description="The meeting existed"))
     if not isinstance(error, OpenAPIResponse):
         error = _ERROR_RESPONSE  # an operation without parameters: no 400 to copy
     if "{" in path:
-        responses.setdefault("404", replace(error, description="No such meeting"))
+        responses.setdefault("404", replace(error, description="No such room or meeting"))
     if path != "/health":
         for status, description in GATE_ERRORS.items():
             responses.setdefault(status, replace(error, description=description))
@@ -202,6 +237,27 @@ def _error_handler(status: int) -> Any:
         return Response({"status_code": status, "detail": str(error)}, status_code=status)
 
     return handle
+
+
+# The database cannot answer now (a restart, a lost connection, a full pool, a
+# lock held too long): the request changed nothing, so the client may retry.
+DATABASE_UNAVAILABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError,
+    sqlalchemy.exc.TimeoutError,
+)
+
+
+def _database_unavailable(
+    request: Request[Any, Any, Any], error: Exception
+) -> Response[dict[str, Any]]:
+    log.warning("Database unavailable answering %s %s: %s", request.method, request.url.path, error)
+    return Response(
+        {"status_code": 503, "detail": "The database is unavailable, try again"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
 
 
 def _internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:

@@ -22,13 +22,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import anyio.to_thread
+from sqlalchemy.exc import SQLAlchemyError
+
 from mudameter_desktop.api.access import (
     DEVICE_TOKEN_LIFETIME,
     RoomAccess,
     is_loopback_host_header,
     is_own_host_header,
 )
-from mudameter_desktop.api.limits import MAX_BODY_BYTES, RateLimiter, json_too_deep
+from mudameter_desktop.api.limits import MAX_BODY_BYTES, RateLimiter, is_forwarded, json_too_deep
+from mudameter_desktop.api.rooms import (
+    ROOM_SCOPE_KEY,
+    RoomEntry,
+    RoomRegistry,
+    in_room,
+    split_room_path,
+)
 from mudameter_desktop.api.web import SECURITY_HEADERS
 from mudameter_desktop.hosts import is_loopback_address
 
@@ -42,6 +52,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Clock = Callable[[], float]
 
 DEVICE_COOKIE = "mudameter_device"  # a device token, never the key itself
+HOST_COOKIE = "mudameter_host"  # a device token of a room's host token (`_cookie_name`)
 JOIN_PATH = "/join"
 MAX_KEY_LENGTH = 256  # longer is no key of ours: refused before comparing
 # Answered without a key: they hold no data. join.js and the style run on the
@@ -212,19 +223,33 @@ class _Refusal:
     headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    is_host: bool  # showed the room's host token (or its host device cookie)
+    cookie: bytes | None = None  # a device cookie to set (a new or renewed token)
+
+
 class Gate:
-    """Wraps an ASGI app with the LAN rules of the room and the request limits."""
+    """Wraps an ASGI app with the rules of each room (SPEC §3, §7) and the request limits.
+
+    `trust_loopback`: this machine's own user is every room's host (the desktop
+    app). A team server trusts no address (behind a reverse proxy on the same
+    machine every client would look local): only a room's host token makes a host.
+    """
 
     def __init__(
         self,
         app: ASGIApp,
-        access: RoomAccess,
+        rooms: RoomRegistry,
         limiter: RateLimiter | None = None,
         budget: GuessBudget | None = None,
         refusals: RefusalLog | None = None,
+        *,
+        trust_loopback: bool = True,
     ) -> None:
         self._app = app
-        self._access = access
+        self._rooms = rooms
+        self._trust_loopback = trust_loopback
         self._limiter = limiter or RateLimiter()
         self._budget = budget or GuessBudget()
         self._refusals = refusals or RefusalLog()
@@ -238,20 +263,19 @@ class Gate:
         headers = _headers(scope)
         client = scope.get("client")
         address = str(client[0]) if client else ""
-        is_host = is_loopback_address(address) and is_loopback_host_header(headers.get("host"))
-        scope[CALLER_SCOPE_KEY] = Caller(is_host, None if is_host else address)
-        cookie: str | None = None
+        is_host = self._trust_loopback and _is_host(scope, address, headers)
+        room = await self._room(scope, send, address, limited=not is_host)
+        if room is None:
+            return
+        cookie: bytes | None = None
         if not is_host:
-            retry_after = self._limiter.retry_after(address)
-            if retry_after is not None:
-                refusal = _Refusal(429, "too many requests", _BUSY_PAGE, _retry(retry_after))
-                await self._refuse(scope, send, address, refusal)
-                return
-            admitted = self._admit(scope, headers, address)
+            admitted = self._admit(scope, headers, address, room)
             if isinstance(admitted, _Refusal):
                 await self._refuse(scope, send, address, admitted)
                 return
-            cookie = admitted
+            is_host, cookie = admitted.is_host, admitted.cookie
+        scope[CALLER_SCOPE_KEY] = Caller(is_host, None if is_host else address)
+        scope[ROOM_SCOPE_KEY] = room
         if scope["method"] not in SAFE_METHODS and _cross_site(headers):
             # A page from another site in this machine's browser (no key needed on
             # loopback) must not click for the user: browsers always send Origin.
@@ -261,63 +285,129 @@ class Gate:
         body = await _read_body(headers, receive, send)
         if body is None:
             return
-        if scope["path"] == JOIN_PATH and scope["method"] == "POST":
-            await self._join(scope, headers, body, address, send)
+        if _room_path(scope) == JOIN_PATH and scope["method"] == "POST":
+            await self._join(scope, headers, body, address, send, room=room)
             return
-        extra = [(b"set-cookie", _device_cookie(cookie))] if cookie else []
+        extra = [(b"set-cookie", cookie)] if cookie else []
         await self._app(scope, _replay(body, receive), _with_headers(send, extra))
 
-    def _admit(self, scope: Scope, headers: dict[str, str], address: str) -> _Refusal | str | None:
-        """A LAN request's fate: a refusal, or admitted (with a device token to set, or None)."""
-        path, method = scope["path"], scope["method"]
-        if path in OPEN_PATHS or (path == JOIN_PATH and method == "POST"):
-            return None
-        if not self._access.require_key:
-            if is_own_host_header(headers.get("host")):
+    async def _room(
+        self, scope: Scope, send: Send, address: str, *, limited: bool
+    ) -> RoomEntry | None:
+        """The room the path addresses (`/rooms/{slug}/…`, else `default`); None once a
+        429 (rate limit), 404, 503, or a redirect to the page's own address was sent."""
+        if limited:
+            retry_after = self._limiter.retry_after(address)
+            if retry_after is not None:
+                refusal = _Refusal(429, "too many requests", _BUSY_PAGE, _retry(retry_after))
+                await self._refuse(scope, send, address, refusal)
                 return None
+        slug, rest = split_room_path(scope["path"])
+        room = self._rooms.cached(slug)
+        if room is None:
+            try:
+                room = await anyio.to_thread.run_sync(self._rooms.lookup, slug)
+            except SQLAlchemyError as error:
+                # The room as last read still answers what needs no database (/health).
+                room = self._rooms.last_known(slug)
+                if room is None:
+                    log.warning("Cannot read the rooms: %s", type(error).__name__)
+                    await _send_json(send, 503, "The database is unavailable", _retry(1))
+                    return None
+        if room is None:
+            if limited:  # not the host: answered as a room whose key is missing or wrong,
+                await self._refuse(scope, send, address, self._no_room(scope))  # not named
+            else:
+                await _send_json(send, 404, "No such room")
+            return None
+        if not rest:  # the room's page is `/rooms/{slug}/`: its relative links need the slash
+            query = scope.get("query_string", b"")
+            location = f"{scope['path']}/".encode() + (b"?" + query if query else b"")
+            await _send(send, 308, b"", b"text/plain", [(b"location", location)])
+            return None
+        return room
+
+    def _no_room(self, scope: Scope) -> _Refusal:
+        """What a client who is not the host hears of a room that does not exist: what a
+        room whose key it lacks would say, so that slugs cannot be tried for rooms."""
+        headers = _headers(scope)
+        if _bearer_key(headers) is None and _query_key(scope) is None:
+            return _Refusal(401, "missing room key", _MISSING_KEY_PAGE)
+        self._budget.wrong()
+        return _Refusal(403, "wrong room key", _WRONG_KEY_PAGE)
+
+    def _admit(
+        self, scope: Scope, headers: dict[str, str], address: str, room: RoomEntry
+    ) -> _Refusal | _Admitted:
+        """A request's fate: a refusal, or admitted (as the host or a participant)."""
+        path, method = _room_path(scope), scope["method"]
+        if path in OPEN_PATHS or (path == JOIN_PATH and method == "POST"):
+            return _Admitted(is_host=False)
+        if not room.access.require_key:
+            if is_own_host_header(headers.get("host")):
+                bearer = _bearer_key(headers)
+                is_host = bearer is not None and room.host is not None and room.host.accepts(bearer)
+                return _Admitted(is_host)
             # DNS rebinding: a page of a domain pointed at this machine could read it all.
             return _Refusal(421, "unknown host name", _FOREIGN_HOST_PAGE)
-        return self._admit_with_key(scope, headers, address)
+        return self._admit_with_key(scope, headers, address, room)
 
     def _admit_with_key(
-        self, scope: Scope, headers: dict[str, str], address: str
-    ) -> _Refusal | str | None:
-        """A Bearer key (it decides when sent), a device token, or (on the page) an old
-        `/?key=` link (ignored when the device's token is valid: a stale link still opens)."""
-        path, method = scope["path"], scope["method"]
-        token = _cookie(headers, DEVICE_COOKIE)
+        self, scope: Scope, headers: dict[str, str], address: str, room: RoomEntry
+    ) -> _Refusal | _Admitted:
+        """A Bearer key or host token (it decides when sent), a device token, or (on the
+        page) an old `/?key=` link (ignored when the device's token is valid: a stale link
+        still opens)."""
+        path, method = _room_path(scope), scope["method"]
         bearer = _bearer_key(headers)
-        expiry = self._access.token_expiry(token) if token and bearer is None else None
-        if expiry is not None:
-            # Past half its life a token is renewed: a phone in use is never locked out.
-            return self._access.issue_token() if self._access.wants_renewal(expiry) else None
+        if bearer is None:
+            held = _held_token(headers, room)
+            if held is not None:
+                return held
         is_page = path == "/" and method in {"GET", "HEAD"}
         query_key = _query_key(scope) if is_page and bearer is None else None
         given = bearer or query_key
         if given is None:
-            if token:  # a token of an earlier key, or expired
+            if any(_cookie(headers, _cookie_name(room, is_host)) for is_host in (False, True)):
+                # a token of an earlier key, or expired
                 return _Refusal(403, "device token no longer valid", _WRONG_KEY_PAGE)
             return _Refusal(401, "missing room key", _MISSING_KEY_PAGE)
-        refusal = self._check_key(given, address)
-        if refusal is not None:
-            return refusal
+        checked = self._check_key(given, address, room)
+        if isinstance(checked, _Refusal):
+            return checked
+        if query_key is None:
+            return _Admitted(checked)
         # An old `/?key=` link: the page trades the key at once and drops it from the address.
-        return self._access.issue_token() if query_key is not None else None
+        token = _issuer(room, checked).issue_token()
+        return _Admitted(checked, _device_cookie(token, room, checked))
 
-    def _check_key(self, given: str, address: str) -> _Refusal | None:
+    def _check_key(self, given: str, address: str, room: RoomEntry) -> _Refusal | bool:
+        """A refusal, or whether `given` is the room's host token (else its key)."""
         retry_after = self._budget.retry_after(address)
         if retry_after is not None:
             return _Refusal(429, "too many wrong room keys", _BUSY_PAGE, _retry(retry_after))
-        if len(given) <= MAX_KEY_LENGTH and self._access.accepts(given):
-            self._budget.right(address)
-            return None
+        if len(given) <= MAX_KEY_LENGTH:
+            if room.host is not None and room.host.accepts(given):
+                self._budget.right(address)
+                return True
+            if room.access.accepts(given):
+                self._budget.right(address)
+                return False
         self._budget.wrong()
         return _Refusal(403, "wrong room key", _WRONG_KEY_PAGE)
 
     async def _join(
-        self, scope: Scope, headers: dict[str, str], body: bytes, address: str, send: Send
+        self,
+        scope: Scope,
+        headers: dict[str, str],
+        body: bytes,
+        address: str,
+        send: Send,
+        *,
+        room: RoomEntry,
     ) -> None:
-        """`POST /join`: trade the room key (body `{"key"}` or Bearer) for a device cookie."""
+        """`POST /join` (`/rooms/{slug}/join`): trade the room key or its host token (body
+        `{"key"}` or Bearer) for a device cookie of that room."""
         given = _bearer_key(headers)
         if given is None and body:
             try:
@@ -330,13 +420,16 @@ class Gate:
             refusal = _Refusal(401, "missing room key", "")
             await self._refuse(scope, send, address, refusal, is_page=False)
             return
-        failed = self._check_key(given, address)
-        if failed is not None:
-            await self._refuse(scope, send, address, failed, is_page=False)
+        checked = self._check_key(given, address, room)
+        if isinstance(checked, _Refusal):
+            await self._refuse(scope, send, address, checked, is_page=False)
             return
-        cookie = _device_cookie(self._access.issue_token())
-        answer = json.dumps({"joined": True, "expires_in": DEVICE_TOKEN_LIFETIME}).encode()
-        await _send(send, 200, answer, b"application/json", [(b"set-cookie", cookie)])
+        cookie = _device_cookie(_issuer(room, checked).issue_token(), room, checked)
+        answer: dict[str, object] = {"joined": True, "expires_in": DEVICE_TOKEN_LIFETIME}
+        if checked:
+            answer["host"] = True
+        body = json.dumps(answer).encode()
+        await _send(send, 200, body, b"application/json", [(b"set-cookie", cookie)])
 
     async def _refuse(
         self,
@@ -348,23 +441,65 @@ class Gate:
     ) -> None:
         self._refusals.refused(scope["method"], scope["path"], address, refusal.reason)
         if is_page is None:
-            is_page = scope["path"] == "/" and scope["method"] in {"GET", "HEAD"}
+            is_page = _room_path(scope) == "/" and scope["method"] in {"GET", "HEAD"}
         if is_page and refusal.page:
-            page = refusal.page.encode()
+            page = in_room(refusal.page, scope["path"]).encode()
             await _send(send, refusal.status, page, b"text/html; charset=utf-8", refusal.headers)
         else:
             detail = refusal.reason[:1].upper() + refusal.reason[1:]
             await _send_json(send, refusal.status, detail, refusal.headers)
 
 
+def _is_host(scope: Scope, address: str, headers: dict[str, str]) -> bool:
+    """This machine's own user: loopback, naming this machine, and not through a proxy
+    (behind a reverse proxy on this machine every client would look local)."""
+    return (
+        is_loopback_address(address)
+        and is_loopback_host_header(headers.get("host"))
+        and not is_forwarded(scope)
+    )
+
+
 def _retry(seconds: int) -> tuple[tuple[bytes, bytes], ...]:
     return ((b"retry-after", str(seconds).encode()),)
 
 
-def _device_cookie(token: str) -> bytes:
+def _room_path(scope: Scope) -> str:
+    """The path inside the room (`/rooms/team-a/visit` -> `/visit`)."""
+    return split_room_path(scope["path"])[1]
+
+
+def _issuer(room: RoomEntry, is_host: bool) -> RoomAccess:
+    return room.host if is_host and room.host is not None else room.access
+
+
+def _held_token(headers: dict[str, str], room: RoomEntry) -> _Admitted | None:
+    """Admitted by a valid device token of the room (its host's first), else None."""
+    for is_host, checker in ((True, room.host), (False, room.access)):
+        token = _cookie(headers, _cookie_name(room, is_host)) if checker else None
+        expiry = checker.token_expiry(token) if checker and token else None
+        if checker is None or expiry is None:
+            continue
+        # Past half its life a token is renewed: a phone in use is never locked out.
+        if not checker.wants_renewal(expiry):
+            return _Admitted(is_host)
+        return _Admitted(is_host, _device_cookie(checker.issue_token(), room, is_host))
+    return None
+
+
+def _cookie_name(room: RoomEntry, is_host: bool) -> str:
+    """Each room's device cookies have names of their own (a browser may join several)."""
+    name = HOST_COOKIE if is_host else DEVICE_COOKIE
+    return name if room.is_default else f"{name}_{room.record.id}"
+
+
+def _device_cookie(token: str, room: RoomEntry, is_host: bool = False) -> bytes:
+    """The `Set-Cookie` value of a room's device token (a host one for its host token),
+    sent by the browser to that room's paths only (`default`: every path)."""
+    path = "/" if room.is_default else f"{room.prefix}/"
     return (
-        f"{DEVICE_COOKIE}={token}; Max-Age={DEVICE_TOKEN_LIFETIME}; "
-        "Path=/; HttpOnly; SameSite=Strict"
+        f"{_cookie_name(room, is_host)}={token}; Max-Age={DEVICE_TOKEN_LIFETIME}; "
+        f"Path={path}; HttpOnly; SameSite=Strict"
     ).encode("ascii")
 
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from litestar import Response, get, post
+from litestar import Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from mudameter_desktop import __version__
+from mudameter_desktop.api.events import EVENT_ROUTES
 from mudameter_desktop.api.gate import Caller
 from mudameter_desktop.api.schemas import (
     Health,
     MeetingDetail,
     MeetingRequest,
+    RenameRequest,
     StatusRequest,
     VisitRequest,
     parse_time,
@@ -109,9 +116,15 @@ def record_status(
     caller: NamedDependency[Caller],
     data: JSONBody[StatusRequest],
 ) -> StatusRecorded:
-    """Record a status for the meeting detected now (never as the person at the tray)."""
+    """Record a status for the meeting detected now.
+
+    `"kind": "local"` is the room's host participant (the person at the tray):
+    the host's only (the host token on a team server), a 403 otherwise.
+    """
+    if data.kind is not ParticipantKind.LAN and not caller.is_host:
+        raise PermissionDeniedException("Only the host can post as the local participant")
     return service.record_status(
-        data.status, data.participant_id, kind=ParticipantKind.LAN, client=caller.address
+        data.status, data.participant_id, kind=data.kind, client=caller.address
     )
 
 
@@ -132,6 +145,68 @@ def visit(
     return service.visit(participant_id, kind=ParticipantKind.LAN, client=caller.address)
 
 
+MeetingId = Annotated[
+    str, PathParameter(description="a positive integer", pattern="^[0-9]*[1-9][0-9]*$")
+]
+
+
+@patch(
+    "/meetings/{meeting_id:str}",
+    sync_to_thread=True,
+    operation_id="renameMeeting",
+    summary="Rename a meeting (host)",
+)
+def rename_meeting(
+    service: NamedDependency[MeterService],
+    caller: NamedDependency[Caller],
+    meeting_id: MeetingId,
+    data: JSONBody[RenameRequest],
+) -> MeetingView:
+    """Give a meeting a new title: the host's (loopback, or the room's host token)."""
+    _host_only(caller, "rename a meeting")
+    number = _meeting_id(meeting_id)
+    return service.rename_meeting(number, data.title)
+
+
+@post(
+    "/meetings/{meeting_id:str}/end",
+    status_code=200,
+    sync_to_thread=True,
+    operation_id="endMeeting",
+    summary="End the running meeting (host)",
+)
+def end_meeting(
+    service: NamedDependency[MeterService],
+    caller: NamedDependency[Caller],
+    meeting_id: MeetingId,
+) -> MeetingView:
+    """End the meeting now, if it is the one running (409 if it is not)."""
+    _host_only(caller, "end a meeting")
+    number = _meeting_id(meeting_id)
+    ended = service.end_meeting_if_running(number)
+    if ended is None:
+        raise HTTPException(status_code=409, detail=f"meeting {number} is not running")
+    return ended
+
+
+@delete(
+    "/meetings/{meeting_id:str}",
+    status_code=204,
+    sync_to_thread=True,
+    operation_id="deleteMeeting",
+    summary="Delete a meeting (host)",
+)
+def delete_meeting(
+    service: NamedDependency[MeterService],
+    caller: NamedDependency[Caller],
+    meeting_id: MeetingId,
+) -> None:
+    """Delete a meeting with everything measured in it."""
+    _host_only(caller, "delete a meeting")
+    number = _meeting_id(meeting_id)
+    service.delete_meeting(number)
+
+
 @get("/health", sync_to_thread=False, operation_id="health", summary="Health check")
 def health() -> Health:
     return Health("ok", __version__)
@@ -150,6 +225,11 @@ def static_file(
     return assets.response(name)
 
 
+def _host_only(caller: Caller, action: str) -> None:
+    if not caller.is_host:
+        raise PermissionDeniedException(f"Only the host can {action}")
+
+
 def _meeting_id(text: str) -> int:
     """A path id: 400 unless a positive integer; 404 beyond the database's range."""
     digits = text.lstrip("0")
@@ -161,14 +241,19 @@ def _meeting_id(text: str) -> int:
     return int(digits)
 
 
-ROUTES = [
+# A room's paths: served at `/` for the room `default` and at `/rooms/{slug}` for any.
+ROOM_ROUTES = [
     list_meetings,
     create_meeting,
     meeting_detail,
+    rename_meeting,
+    end_meeting,
+    delete_meeting,
     record_status,
     visit,
-    health,
     participant_page,
     static_file,
     *TREND_ROUTES,
+    *EVENT_ROUTES,
 ]
+ROUTES = [*ROOM_ROUTES, health]

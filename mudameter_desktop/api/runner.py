@@ -29,6 +29,7 @@ _TICKS_PER_SECOND = 10  # uvicorn's on_tick counts tenths: every 10th refreshes 
 
 LINGER_S = 1.0  # after a refusal, how long the client may still send (unread) before the close
 _LOOPBACK_KEY = "loopback"  # every loopback address counts as one client
+_PROXY_KEY = "proxies"  # every trusted reverse proxy's connections count together
 
 HttpParser = Literal["auto", "httptools", "h11"]
 
@@ -51,10 +52,17 @@ class ConnectionTally:
     def admit(self, guard: RequestGuard, address: str) -> bool:
         """Count a new connection; False when it must be refused.
 
+        A trusted reverse proxy (`--trusted-proxy`) speaks for many clients:
+        its connections share one larger budget (`from_proxies`), the
+        per-address rules apply to the clients it names, per request, in the gate.
         Past the LAN budget, the LAN connection that has kept us waiting
         longest is dropped for the new one: a client that holds connections
         open without finishing requests loses them first.
         """
+        if address in self.limits.proxies:  # a reverse proxy's many clients share its budget
+            guard.counted_as = _PROXY_KEY
+            self.by_address[_PROXY_KEY] += 1
+            return self.by_address[_PROXY_KEY] <= self.limits.from_proxies
         loopback = is_loopback_address(address)
         key = _LOOPBACK_KEY if loopback else address
         guard.counted_as = key

@@ -14,16 +14,20 @@ from typing import Annotated
 import msgspec
 
 from mudameter_desktop.domain.meetings import MAX_DURATION_MINUTES, MAX_TITLE_LENGTH
-from mudameter_desktop.domain.statuses import Counts, Status
+from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
 from mudameter_desktop.services import views
 from mudameter_desktop.services.meter import MAX_PARTICIPANT_ID_LENGTH
 
 MAX_YEAR = 9998  # later years overflow hour rounding and meeting lengths
+# Text without a NUL character: PostgreSQL cannot store one, so it is a 400 on every
+# database (SPEC §2) and the answer never depends on the engine.
+NO_NUL = r"^[^\x00]*$"
 
 Timestamp = Annotated[
     str,
     msgspec.Meta(
         max_length=64,
+        pattern=NO_NUL,  # datetime.fromisoformat() ignores a trailing NUL
         description="ISO 8601 time with an explicit offset, e.g. 2026-11-27T10:00:00Z",
         extra_json_schema={"format": "date-time"},
     ),
@@ -32,10 +36,11 @@ ParticipantId = Annotated[
     str,
     msgspec.Meta(
         max_length=MAX_PARTICIPANT_ID_LENGTH,
+        pattern=NO_NUL,
         description="The id an earlier answer returned; an unknown one gets a new participant",
     ),
 ]
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TITLE_LENGTH)]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TITLE_LENGTH, pattern=NO_NUL)]
 Duration = Annotated[int, msgspec.Meta(ge=1, le=MAX_DURATION_MINUTES)]
 
 
@@ -43,6 +48,8 @@ def parse_time(text: str | None) -> datetime | None:
     """An aware UTC datetime from ISO 8601 text; ValueError if naive or out of range."""
     if text is None:
         return None
+    if "\x00" in text:  # fromisoformat() would read "…Z\x00" as "…Z"
+        raise ValueError("a time cannot contain a NUL character")
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"time {text!r} needs an explicit offset such as Z or +01:00")
@@ -75,10 +82,16 @@ class MeetingRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class StatusRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     status: Status
     participant_id: ParticipantId | None = None
+    # "local": the room's host participant (the person at the tray); the host token only.
+    kind: ParticipantKind = ParticipantKind.LAN
 
 
 class VisitRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     participant_id: ParticipantId | None = None
+
+
+class RenameRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    title: Title
 
 
 class Health(msgspec.Struct):

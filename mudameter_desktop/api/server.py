@@ -8,6 +8,7 @@ uvicorn are imported on the first start, never at import time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -16,7 +17,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from mudameter_desktop.api.access import RoomAccess
-from mudameter_desktop.api.limits import ConnectionLimits, raise_open_file_limit
+from mudameter_desktop.api.limits import (
+    RATE_LIMIT,
+    ConnectionLimits,
+    ForwardedClients,
+    RateLimiter,
+    TrustedProxies,
+    raise_open_file_limit,
+)
 from mudameter_desktop.hosts import LOOPBACK, WILDCARD_HOSTS, is_loopback_address
 from mudameter_desktop.settings import DEFAULT_PORT
 
@@ -49,10 +57,21 @@ class ServerThread:
         *,
         limits: ConnectionLimits | None = None,
         http_parser: HttpParser = "auto",
+        proxies: TrustedProxies | None = None,
+        rate_limit: int = RATE_LIMIT,
+        team: bool = False,
     ) -> None:
-        """`limits` and `http_parser` exist for tests (shorter deadlines, the other parser)."""
+        """`limits` and `http_parser` exist for tests (shorter deadlines, the other parser).
+
+        `proxies` are the reverse proxies whose `X-Forwarded-For` names the client
+        (`--trusted-proxy`); `rate_limit` is requests per minute per client, 0 for none;
+        `team`: a team server, where no address is trusted (see `build_app`).
+        """
         self._service = service
-        self._limits = limits or ConnectionLimits()
+        self._team = team
+        self._proxies = proxies or TrustedProxies()
+        self._rate_limit = rate_limit
+        self._limits = dataclasses.replace(limits or ConnectionLimits(), proxies=self._proxies)
         self._http_parser: HttpParser = http_parser
         self._access = access
         self._host = host
@@ -89,10 +108,7 @@ class ServerThread:
         proxy; the page trades it for a device cookie (the older `/?key=…`
         form still works).
         """
-        host = self._host
-        if host in WILDCARD_HOSTS or is_loopback_address(host):
-            host = lan_address()
-        return f"http://{_url_host(host)}:{self._port}/#key={quote(self._access.key, safe='')}"
+        return join_link(self._host, self._port, self._access.key)
 
     def start(self, timeout: float = 10.0) -> None:
         """Listen and serve; returns once requests are answered. Raises `ServerStartError`."""
@@ -158,10 +174,41 @@ class ServerThread:
     def _asgi_app(self) -> ASGIApp:
         """One app for the thread's life, so rate limits survive a rebind."""
         if self._app is None:
-            from mudameter_desktop.api.app import create_app  # noqa: PLC0415 - lazy stack
-
-            self._app = create_app(self._service, self._access)
+            self._app = build_app(
+                self._service, self._access, self._proxies, self._rate_limit, team=self._team
+            )
         return self._app
+
+
+def build_app(
+    service: MeterService,
+    access: RoomAccess,
+    proxies: TrustedProxies | None = None,
+    rate_limit: int = RATE_LIMIT,
+    *,
+    team: bool = False,
+) -> ASGIApp:
+    """The app one server process serves: the gate and Litestar, with the rate limit,
+    and behind trusted proxies the client their `X-Forwarded-For` names."""
+    from mudameter_desktop.api.app import create_app  # noqa: PLC0415 - lazy stack
+
+    # A team server trusts no address: behind a reverse proxy every client
+    # would look local (SPEC §7). The desktop app's user is the host.
+    app = create_app(service, access, RateLimiter(limit=rate_limit), trust_loopback=not team)
+    return ForwardedClients(app, proxies) if proxies else app
+
+
+def join_link(host: str, port: int, key: str) -> str:
+    """The join link of a server listening on `host` and `port` (see `join_url`)."""
+    if host in WILDCARD_HOSTS or is_loopback_address(host):
+        host = lan_address()
+    return f"http://{_url_host(host)}:{port}/#key={quote(key, safe='')}"
+
+
+def listen(host: str, port: int, exact: bool = False) -> socket.socket:
+    """The listening socket a server uses: `port`, or (unless `exact`) the next free one;
+    raises `ServerStartError` with one line for the user."""
+    return _listen(host, port, exact)
 
 
 def lan_address() -> str:

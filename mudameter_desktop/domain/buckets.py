@@ -86,6 +86,34 @@ class RoomTally:
         self._changed: dict[datetime, Counts] = {}
         self._buckets: dict[datetime, Counts] = {}  # every minute opened so far
 
+    @classmethod
+    def resumed(
+        cls,
+        starts_at: datetime,
+        ends_at: datetime,
+        minute: datetime,
+        *,
+        carried: Mapping[str, Status],
+        expires: Mapping[str, datetime],
+        stored: Mapping[datetime, Counts],
+    ) -> RoomTally:
+        """The tally as it stood when `minute` opened, from what is stored.
+
+        `carried` is each participant's status just before `minute`, `expires`
+        their expiries now, `stored` the buckets kept so far. Feeding it the
+        changes from `minute` on gives the tally a replay of every change
+        would: a process picks up a meeting in a few rows, however long.
+        Today's expiry stands for the one at the opening: an expiry only moves
+        while the participant is alive, so it was after `minute` then exactly
+        when it is now.
+        """
+        tally = cls(starts_at, ends_at)
+        tally._holdings = dict(carried)
+        tally._expires = dict(expires)
+        tally._buckets = {m: counts for m, counts in stored.items() if m < minute}
+        tally._open(minute)
+        return tally
+
     def room_now(self, now: datetime) -> Counts:
         """Room now: each live participant once, under the status they hold now.
 
@@ -129,15 +157,19 @@ class RoomTally:
         return minute, Counts()
 
     def advance(self, now: datetime) -> None:
-        """Close every minute before `now`'s and open `now`'s, carrying statuses."""
-        minutes = sample_minutes(self.starts_at, self.ends_at, now)
-        if not minutes:
+        """Close every minute before `now`'s and open `now`'s, carrying statuses.
+
+        The same minutes as `sample_minutes`, without listing them all: a
+        replay calls this once per change.
+        """
+        if self.ends_at <= self.starts_at or now < self.starts_at:
             return
+        last = min(floor_minute(now), floor_minute(self.ends_at - _TICK))
         open_minute = self._open_minute
         if open_minute is None:
-            open_minute = minutes[0]
+            open_minute = self.starts_at
             self._open(open_minute)
-        while open_minute < minutes[-1]:
+        while open_minute < last:
             open_minute += MINUTE
             self._open(open_minute)
 

@@ -35,7 +35,13 @@ from mudameter_desktop.services.views import (
     TitleWaste,
     TrendPoint,
 )
-from mudameter_desktop.store.tables import EngagementSample, Meeting, Participant
+from mudameter_desktop.store import statements
+from mudameter_desktop.store.tables import (
+    DEFAULT_ROOM_ID,
+    EngagementSample,
+    Meeting,
+    Participant,
+)
 
 PAGE_SIZE = 20
 
@@ -51,8 +57,10 @@ class MeetingHistory:
         settle: Callable[[], None],
         clock: Callable[[], datetime],
         zone: tzinfo,
+        room_id: int = DEFAULT_ROOM_ID,
     ) -> None:
         self._engine = engine
+        self._room = Meeting.room_id == room_id
         self._settle = settle
         self._clock = clock
         self._zone = zone
@@ -63,9 +71,10 @@ class MeetingHistory:
             raise InvalidInputError("page must be 1 or more")
         self._settle()
         with self._engine.connect() as connection:
-            total = connection.scalar(select(func.count(Meeting.id))) or 0
+            total = connection.scalar(select(func.count(Meeting.id)).where(self._room)) or 0
             rows = connection.execute(
                 select(*_MEETING_COLUMNS)
+                .where(self._room)
                 .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
                 .offset((page - 1) * PAGE_SIZE)
                 .limit(PAGE_SIZE)
@@ -78,7 +87,7 @@ class MeetingHistory:
         self._settle()
         with self._engine.connect() as connection:
             rows = connection.execute(
-                select(*_MEETING_COLUMNS).where(Meeting.id == meeting_id)
+                select(*_MEETING_COLUMNS).where(Meeting.id == meeting_id, self._room)
             ).all()
             if not rows:
                 raise NotFoundError(f"no meeting {meeting_id}")
@@ -90,19 +99,14 @@ class MeetingHistory:
         now = self._clock()
         with self._engine.connect() as connection, connection.begin():
             meeting = connection.execute(
-                select(*_MEETING_COLUMNS).where(Meeting.id == meeting_id)
+                select(*_MEETING_COLUMNS).where(Meeting.id == meeting_id, self._room)
             ).first()
             if meeting is None:
                 raise NotFoundError(f"no meeting {meeting_id}")
             samples = [
                 Sample(row.minute, row.speaking, row.engaged, row.disengaged)
                 for row in connection.execute(
-                    select(
-                        EngagementSample.minute,
-                        EngagementSample.speaking,
-                        EngagementSample.engaged,
-                        EngagementSample.disengaged,
-                    )
+                    select(*statements.SAMPLE_COLUMNS)
                     .where(EngagementSample.meeting_id == meeting_id)
                     .order_by(EngagementSample.minute)
                 )
@@ -214,7 +218,7 @@ class MeetingHistory:
             total(Meeting.total_speaking, EngagementSample.speaking),
             total(Meeting.total_engaged, EngagementSample.engaged),
             total(Meeting.total_disengaged, EngagementSample.disengaged),
-        )
+        ).where(self._room)
         with self._engine.connect() as connection:
             return [
                 (title, starts_at, (speaking, engaged, disengaged))

@@ -1,11 +1,13 @@
-"""The meter's write side: detect and start meetings, visits, statuses, the live view.
+"""The meter's write side of one room: detect and start meetings, visits, statuses, the live view.
 
 Writes are serialised in-process by one lock, so they never wait on SQLite's
 busy-timeout back-off. Reads run without the lock (WAL lets them run beside a
 write). The hot path of a click keeps what it needs in memory — the current
 meeting, its live participants, and each open meeting's `RoomTally` — so a
-click costs one short transaction of three or four Core statements. Reads
-of the history are `services.history`'s, which settles through this service.
+click costs one short transaction of three or four Core statements. With
+several processes on one database, `services.coordination` makes every
+transaction take the room's row and revalidate that memory first. Reads of
+the history are `services.history`'s, which settles through this service.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from mudameter_desktop.domain.meetings import (
 from mudameter_desktop.domain.participants import MAX_LIVE_PER_ADDRESS, handle_of
 from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
 from mudameter_desktop.services.changes import ChangeHub, ChangeKind, MeetingChange
+from mudameter_desktop.services.coordination import Peek, coordination_for
 from mudameter_desktop.services.errors import (
     InvalidInputError,
     NotFoundError,
@@ -48,7 +51,13 @@ from mudameter_desktop.services.errors import (
 from mudameter_desktop.services.history import MeetingHistory
 from mudameter_desktop.services.views import LiveView, MeetingView, Sample, StatusRecorded, Visit
 from mudameter_desktop.store import statements
-from mudameter_desktop.store.tables import EngagementSample, Meeting, Participant, StatusChange
+from mudameter_desktop.store.tables import (
+    DEFAULT_ROOM_ID,
+    EngagementSample,
+    Meeting,
+    Participant,
+    StatusChange,
+)
 
 if TYPE_CHECKING:  # the calendar loads icalendar (~5 MB, ~0.2 s): only where one is used
     from mudameter_desktop.services.calendar import CalendarSource
@@ -91,9 +100,15 @@ class MeterService:
         zone: tzinfo,
         clock: Clock = utc_now,
         changes: ChangeHub | None = None,
+        *,
         calendar: CalendarSource | None = None,
+        room_id: int = DEFAULT_ROOM_ID,
     ) -> None:
         self._engine = engine
+        self.room_id = room_id
+        self._room = Meeting.room_id == room_id
+        self._explicit = (self._room, *_EXPLICIT)
+        self._coordination = coordination_for(engine, room_id)
         self._calendar = calendar
         self._calendar_version = calendar.version if calendar else 0
         self.zone = zone
@@ -112,7 +127,16 @@ class MeterService:
         # for the write lock: the UI reads beside a stream of LAN clicks.
         self._settled_until: datetime | None = None
         self._pending: list[MeetingChange] = []  # published after the transaction commits
-        self.history = MeetingHistory(engine, self.settle, clock, zone)
+        self.history = MeetingHistory(engine, self.settle, clock, zone, room_id)
+
+    @property
+    def engine(self) -> Engine:
+        """The database this room lives in (other rooms' services share it)."""
+        return self._engine
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
     # -- meetings ---------------------------------------------------------
 
@@ -143,7 +167,7 @@ class MeterService:
                 raise InvalidInputError(str(error)) from error
             overlapped = connection.execute(
                 select(Meeting.id).where(
-                    *_EXPLICIT,
+                    *self._explicit,
                     Meeting.starts_at <= plan.starts_at,
                     Meeting.ends_at > plan.starts_at,
                 )
@@ -152,7 +176,7 @@ class MeterService:
                 self._cut(connection, meeting_id, plan.starts_at, now)
             next_start = connection.scalar(
                 select(func.min(Meeting.starts_at)).where(
-                    *_EXPLICIT,
+                    *self._explicit,
                     Meeting.starts_at > plan.starts_at,
                     Meeting.starts_at < plan.ends_at,
                 )
@@ -170,10 +194,23 @@ class MeterService:
             ends_at = self._cut(connection, meeting.id, now, now)
             return MeetingView(meeting.id, meeting.title, meeting.starts_at, ends_at)
 
+    def end_meeting_if_running(self, meeting_id: int) -> MeetingView | None:
+        """End meeting `meeting_id` now if it is the one running; None if it is not.
+        NotFoundError when the room has no such meeting."""
+        with self._writing() as (connection, now):
+            self._get_meeting(connection, meeting_id)
+            meeting, _ = self._locate(connection, now, None)
+            if not isinstance(meeting, MeetingView) or meeting.id != meeting_id:
+                return None
+            if not meeting.starts_at <= now < meeting.ends_at:
+                return None
+            ends_at = self._cut(connection, meeting.id, now, now)
+            return MeetingView(meeting.id, meeting.title, meeting.starts_at, ends_at)
+
     def rename_meeting(self, meeting_id: int, title: str) -> MeetingView:
         _check_title(title)
         with self._writing() as (connection, _now):
-            meeting = _get_meeting(connection, meeting_id)
+            meeting = self._get_meeting(connection, meeting_id)
             connection.execute(update(Meeting).where(Meeting.id == meeting_id).values(title=title))
             self._current = None
             self._note(meeting_id, ChangeKind.UPDATED)
@@ -181,7 +218,7 @@ class MeterService:
 
     def delete_meeting(self, meeting_id: int) -> None:
         with self._writing() as (connection, _now):
-            _get_meeting(connection, meeting_id)
+            self._get_meeting(connection, meeting_id)
             connection.execute(delete(Meeting).where(Meeting.id == meeting_id))
             self._forget(meeting_id)
             self._note(meeting_id, ChangeKind.DELETED)
@@ -223,6 +260,7 @@ class MeterService:
                 connection, meeting, participant_id, kind, now, client=client, status=status
             )
             expires_at = self._live[participant].expires_at
+            tally = self._tally(connection, meeting.id)  # replayed without this change
             connection.execute(
                 statements.INSERT_STATUS_CHANGE,
                 {
@@ -232,7 +270,6 @@ class MeterService:
                     "at": now,
                 },
             )
-            tally = self._tally(connection, meeting.id)
             tally.set_status(participant, status, now, expires_at)
             self._save_rows(connection, meeting.id, tally)
             minute, counts = tally.bucket_at(now)
@@ -250,17 +287,22 @@ class MeterService:
     def live_view(self, participant_id: str | None = None) -> LiveView:
         """What a click would meet now, from the service's own state; creates nothing.
 
-        Answered from memory while the current meeting is known (no SQL);
-        otherwise one short read finds it, and the answer is remembered.
+        Answered from memory while the current meeting is known (no SQL on the
+        desktop app; one version check on a shared database); otherwise one
+        short read finds it, and the answer is remembered.
         """
-        self.settle()
+        peek = self._coordination.peek(self._engine)
+        self._settle(peek)
         with self._write_lock:
             now = self._clock()
             self._notice_calendar_change()
             current = self._current
-            if current is not None and now < current.until:
+            memory_current = peek is None or peek.memory_current
+            if current is not None and now < current.until and memory_current:
                 return self._view(current.meeting, now, participant_id, None)
-            with self._guarded(), self._engine.connect() as connection:
+            with self._guarded(), self._engine.begin() as connection:
+                if not self._coordination.enter(connection).memory_current:
+                    self._drop_memory()
                 target, until = self._locate(connection, now, None)
                 if isinstance(target, MeetingPlan):
                     return LiveView(None, target, False, Counts(), None, Counts(), ())
@@ -275,32 +317,14 @@ class MeterService:
         Cheap when no minute boundary has passed: no transaction is opened,
         and the write lock is not even taken.
         """
-        settled_until = self._settled_until
+        self._settle(self._coordination.peek(self._engine))
+
+    def _settle(self, peek: Peek | None) -> None:
+        settled_until = self._settled_until if peek is None else peek.settled_until
         if settled_until is not None and self._clock() < settled_until:
             return
-        with self._write_lock:
-            now = self._tick()
-            if not self._open_loaded:
-                with self._guarded(), self._engine.connect() as connection:
-                    self._load_open_tallies(connection, now)
-                self._open_loaded = True
-            for tally in self._tallies.values():
-                tally.advance(now)
-            finished = [mid for mid, tally in self._tallies.items() if tally.ends_at <= now]
-            pending = [mid for mid, tally in self._tallies.items() if tally.has_changes()]
-            if not (pending or finished):
-                self._settled_until = floor_minute(now) + MINUTE
-                return
-            with self._guarded(), self._engine.begin() as connection:
-                for meeting_id in pending:
-                    self._save_rows(connection, meeting_id, self._tallies[meeting_id])
-                if finished:
-                    connection.execute(statements.COMPLETE_MEETINGS, {"ids": finished})
-            for meeting_id in finished:
-                del self._tallies[meeting_id]
-            self._settled_until = floor_minute(now) + MINUTE
-        for meeting_id in pending:
-            self.changes.publish(MeetingChange(meeting_id, ChangeKind.UPDATED))
+        with self._writing():
+            pass  # a write stores what is carried up to its instant
 
     # -- internals --------------------------------------------------------
 
@@ -308,18 +332,51 @@ class MeterService:
     def _writing(self) -> Iterator[tuple[Connection, datetime]]:
         """One serialised write transaction, with a clock that never goes back.
 
+        It takes the room (see `services.coordination`), and before it
+        commits, every open meeting's minutes up to its instant are stored.
         The changes noted during it are published once it has committed,
         outside the lock, so a listener may call the service again.
         """
         with self._write_lock:
             self._pending = []
             with self._guarded(), self._engine.begin() as connection:
-                yield connection, self._tick()
-            if any(tally.has_changes() for tally in self._tallies.values()):
-                self._settled_until = None  # e.g. a meeting created or ended: settle stores it
+                entry = self._coordination.enter(connection)
+                if not entry.memory_current:
+                    self._drop_memory()
+                shared = self._coordination.shared
+                stored_until = entry.settled_until if shared else self._settled_until
+                now = self._tick(entry.last_event_at)
+                yield connection, now
+                # Past a minute boundary every open meeting carries into a new
+                # minute; before it, only the meetings this write touched changed.
+                self._store_carried(connection, now, stored_until is None or now >= stored_until)
+                settled_until = floor_minute(now) + MINUTE
+                self._coordination.leave(connection, now, settled_until)
+                self._coordination.announce(connection, self._pending)
+            self._settled_until = settled_until
             pending, self._pending = self._pending, []
         for change in pending:
             self.changes.publish(change)
+
+    def _store_carried(self, connection: Connection, now: datetime, every_open: bool) -> None:
+        """Store the buckets of the meetings in memory (or `every_open`) up to `now`.
+
+        The meetings that have ended are marked complete.
+        """
+        if every_open and not self._open_loaded:
+            self._load_open_tallies(connection, now)
+            self._open_loaded = True
+        for tally in self._tallies.values():
+            tally.advance(now)
+        finished = [mid for mid, tally in self._tallies.items() if tally.ends_at <= now]
+        for meeting_id, tally in self._tallies.items():
+            if tally.has_changes():
+                self._save_rows(connection, meeting_id, tally)
+                self._note(meeting_id, ChangeKind.UPDATED)
+        if finished:
+            connection.execute(statements.COMPLETE_MEETINGS, {"ids": finished})
+        for meeting_id in finished:
+            del self._tallies[meeting_id]
 
     def _note(self, meeting_id: int, kind: ChangeKind) -> None:
         self._pending.append(MeetingChange(meeting_id, kind))
@@ -336,16 +393,22 @@ class MeterService:
         except (InvalidInputError, NotFoundError, TooManyParticipantsError):
             raise
         except BaseException:
-            self._settled_until = None
-            self._current = None
-            self._live.clear()
-            self._tallies.clear()
-            self._open_loaded = False
+            self._drop_memory()
+            self._coordination.forget()
             raise
 
-    def _tick(self) -> datetime:
-        """Now, strictly after the previous write: events never share an instant."""
-        self._last_now = max(self._clock(), self._last_now + _TICK)
+    def _drop_memory(self) -> None:
+        """Forget everything kept between transactions; it is rebuilt from the database."""
+        self._settled_until = None
+        self._current = None
+        self._live.clear()
+        self._tallies.clear()
+        self._open_loaded = False
+
+    def _tick(self, last_event_at: datetime | None) -> datetime:
+        """Now, strictly after the room's previous event: events never share an instant."""
+        last = self._last_now if last_event_at is None else max(self._last_now, last_event_at)
+        self._last_now = max(self._clock(), last + _TICK)
         return self._last_now
 
     def _current_meeting(self, connection: Connection, now: datetime) -> MeetingView:
@@ -398,7 +461,7 @@ class MeterService:
             raise InvalidInputError("time is out of range") from error
         next_event = calendar.next_start_after(at) if calendar else None
         until = min(moment for moment in (until, next_explicit, next_event) if moment is not None)
-        return _planned_row(connection, plan) or plan, until
+        return self._planned_row(connection, plan) or plan, until
 
     def _view(
         self,
@@ -436,21 +499,21 @@ class MeterService:
             Span(row.id, row.starts_at, row.ends_at)
             for row in connection.execute(
                 select(Meeting.id, Meeting.starts_at, Meeting.ends_at).where(
-                    *_EXPLICIT, Meeting.starts_at <= at, Meeting.ends_at > at
+                    *self._explicit, Meeting.starts_at <= at, Meeting.ends_at > at
                 )
             )
         ]
         next_explicit = connection.scalar(
-            select(func.min(Meeting.starts_at)).where(*_EXPLICIT, Meeting.starts_at > at)
+            select(func.min(Meeting.starts_at)).where(*self._explicit, Meeting.starts_at > at)
         )
         chosen = pick_explicit(explicit, at)
-        return (_get_meeting(connection, chosen.id) if chosen else None), next_explicit
+        return (self._get_meeting(connection, chosen.id) if chosen else None), next_explicit
 
     def _planned_meeting(
         self, connection: Connection, plan: MeetingPlan
     ) -> tuple[MeetingView, bool]:
         """The slot's or calendar event's meeting, created if it does not exist yet."""
-        existing = _planned_row(connection, plan)
+        existing = self._planned_row(connection, plan)
         if existing is not None:
             return existing, False
         try:
@@ -470,11 +533,11 @@ class MeterService:
                 created_at=now,
                 slot_start=plan.slot_start,
                 calendar_key=plan.calendar_key,
+                room_id=self.room_id,
             )
             .returning(Meeting.id)
         ).scalar_one()
         self._tallies[meeting_id] = RoomTally(plan.starts_at, plan.ends_at)
-        self._settled_until = None  # its first minute's zeros are stored by settle
         self._current = None
         self._note(meeting_id, ChangeKind.CREATED)
         return MeetingView(meeting_id, plan.title, plan.starts_at, plan.ends_at)
@@ -586,7 +649,6 @@ class MeterService:
             )
         )
         self._save_rows(connection, meeting_id, tally)
-        self._settled_until = None  # marked complete by the next settle
         self._current = None
         self._note(meeting_id, ChangeKind.UPDATED)
         return tally.ends_at
@@ -603,17 +665,19 @@ class MeterService:
         return Counts(int(row[0]), int(row[1]), int(row[2]))
 
     def _tally(self, connection: Connection, meeting_id: int) -> RoomTally:
-        """The meeting's tally, rebuilt from its raw status changes if not in memory."""
+        """The meeting's tally, restored from the database if not in memory."""
         tally = self._tallies.get(meeting_id)
         if tally is None:
-            tally = _replay(connection, _get_meeting(connection, meeting_id))
+            tally = _restore(connection, self._get_meeting(connection, meeting_id))
             self._tallies[meeting_id] = tally
             self._settled_until = None
         return tally
 
     def _load_open_tallies(self, connection: Connection, now: datetime) -> None:
         open_ids = connection.scalars(
-            select(Meeting.id).where(Meeting.complete.is_(False), Meeting.starts_at <= now)
+            select(Meeting.id).where(
+                self._room, Meeting.complete.is_(False), Meeting.starts_at <= now
+            )
         ).all()
         for meeting_id in open_ids:
             self._tally(connection, meeting_id)
@@ -636,8 +700,32 @@ class MeterService:
                     {"meeting_id": meeting_id, "minute": minute, **counts_values},
                 )
 
+    def _planned_row(self, connection: Connection, plan: MeetingPlan) -> MeetingView | None:
+        """The meeting of a detected slot or a calendar occurrence, if it exists."""
+        key = (
+            Meeting.calendar_key == plan.calendar_key
+            if plan.calendar_key
+            else Meeting.slot_start == plan.slot_start
+        )
+        row = connection.execute(
+            select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.ends_at).where(
+                self._room, key
+            )
+        ).first()
+        return MeetingView(row.id, row.title, row.starts_at, row.ends_at) if row else None
+
+    def _get_meeting(self, connection: Connection, meeting_id: int) -> MeetingView:
+        """A meeting of this room; NotFoundError for any other id."""
+        row = connection.execute(
+            select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.ends_at).where(
+                Meeting.id == meeting_id, self._room
+            )
+        ).first()
+        if row is None:
+            raise NotFoundError(f"no meeting {meeting_id}")
+        return MeetingView(row.id, row.title, row.starts_at, row.ends_at)
+
     def _forget(self, meeting_id: int) -> None:
-        self._settled_until = None
         self._tallies.pop(meeting_id, None)
         self._live = {
             pid: live for pid, live in self._live.items() if live.meeting_id != meeting_id
@@ -655,8 +743,30 @@ def _slot_boundary(slot: datetime, zone: tzinfo) -> datetime:
     return boundary if nearest_local_hour(boundary - _TICK, zone) == slot else slot
 
 
-def _replay(connection: Connection, meeting: MeetingView) -> RoomTally:
-    tally = RoomTally(meeting.starts_at, meeting.ends_at)
+def _restore(connection: Connection, meeting: MeetingView) -> RoomTally:
+    """The meeting's tally from what is stored, in a few rows however long it ran.
+
+    Its stored buckets, the status each participant carried into the last
+    stored minute, and the raw changes from that minute on (see
+    `RoomTally.resumed`). Read in this order, a commit by another process in
+    between only makes the answer newer: every change read finds its
+    participant, which is committed with its first change.
+    """
+    stored = {
+        row.minute: Counts(row.speaking, row.engaged, row.disengaged)
+        for row in connection.execute(
+            select(*statements.SAMPLE_COLUMNS).where(EngagementSample.meeting_id == meeting.id)
+        )
+    }
+    minute = max(stored, default=None)
+    in_meeting = StatusChange.meeting_id == meeting.id
+    later = () if minute is None else (StatusChange.at >= minute,)
+    changes = connection.execute(
+        select(StatusChange.participant_id, StatusChange.status, StatusChange.at)
+        .where(in_meeting, *later)
+        .order_by(StatusChange.at, StatusChange.id)
+    ).all()
+    carried = {} if minute is None else _statuses_before(connection, meeting.id, minute)
     expires: dict[str, datetime] = {
         row.id: row.expires_at
         for row in connection.execute(
@@ -665,40 +775,46 @@ def _replay(connection: Connection, meeting: MeetingView) -> RoomTally:
             )
         )
     }
-    changes = connection.execute(
-        select(StatusChange.participant_id, StatusChange.status, StatusChange.at)
-        .where(StatusChange.meeting_id == meeting.id)
-        .order_by(StatusChange.at, StatusChange.id)
-    )
+    if minute is None:
+        tally = RoomTally(meeting.starts_at, meeting.ends_at)
+    else:
+        tally = RoomTally.resumed(
+            meeting.starts_at,
+            meeting.ends_at,
+            minute,
+            carried=carried,
+            expires=expires,
+            stored=stored,
+        )
     for participant_id, status, at in changes:
         tally.set_status(participant_id, Status(status), at, expires[participant_id])
     return tally
 
 
-def _planned_row(connection: Connection, plan: MeetingPlan) -> MeetingView | None:
-    """The meeting of a detected slot or a calendar occurrence, if it exists."""
-    key = (
-        Meeting.calendar_key == plan.calendar_key
-        if plan.calendar_key
-        else Meeting.slot_start == plan.slot_start
+def _statuses_before(connection: Connection, meeting_id: int, at: datetime) -> dict[str, Status]:
+    """Each participant's last status set before `at` in the meeting."""
+    ranked = (
+        select(
+            StatusChange.participant_id,
+            StatusChange.status,
+            func.row_number()
+            .over(
+                partition_by=StatusChange.participant_id,
+                order_by=(StatusChange.at.desc(), StatusChange.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(StatusChange.meeting_id == meeting_id, StatusChange.at < at)
+        .subquery()
     )
-    row = connection.execute(
-        select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.ends_at).where(key)
-    ).first()
-    return MeetingView(row.id, row.title, row.starts_at, row.ends_at) if row else None
+    return {
+        row.participant_id: Status(row.status)
+        for row in connection.execute(
+            select(ranked.c.participant_id, ranked.c.status).where(ranked.c.rank == 1)
+        )
+    }
 
 
 def _check_title(title: str | None) -> None:
     if title is not None and not 1 <= len(title) <= MAX_TITLE_LENGTH:
         raise InvalidInputError(f"title must be 1-{MAX_TITLE_LENGTH} characters")
-
-
-def _get_meeting(connection: Connection, meeting_id: int) -> MeetingView:
-    row = connection.execute(
-        select(Meeting.id, Meeting.title, Meeting.starts_at, Meeting.ends_at).where(
-            Meeting.id == meeting_id
-        )
-    ).first()
-    if row is None:
-        raise NotFoundError(f"no meeting {meeting_id}")
-    return MeetingView(row.id, row.title, row.starts_at, row.ends_at)

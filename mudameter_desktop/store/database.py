@@ -29,9 +29,13 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
 PRIVATE_FILE = 0o600  # every click and participant: the user's alone
+# PostgreSQL: the advisory lock that lets one of several starting processes migrate.
+MIGRATION_LOCK_KEY = 0x6D75_6461_6D65_7465  # 'mudamete'
+MIGRATION_LOCK_TIMEOUT_S = 300
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout runs out
 # The newest migration. A database already there is opened without importing
 # Alembic (the usual start); tests check this against Alembic's own head.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 
 class StoreError(Exception):
@@ -153,7 +157,7 @@ def _migrated_engine(url: str) -> Engine:
                 # into child tables; the check below proves nothing dangles.
                 connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 connection.commit()
-            with _transactional_ddl(connection):
+            with _transactional_ddl(connection), _migration_lock(engine):
                 _upgrade(connection)
             if engine.dialect.name == "sqlite":
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
@@ -164,6 +168,39 @@ def _migrated_engine(url: str) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, one process at a time migrates (or checks it need not).
+
+    Several server processes starting at once on an empty database would each
+    create the tables, and all but one fail on `alembic_version`. A session
+    advisory lock on a connection of its own (so no migration transaction
+    holds it) queues them: the first migrates, the others then find the head.
+    It is released after, or by the server when the process dies.
+    """
+    if engine.dialect.name != "postgresql":
+        yield  # SQLite: BEGIN IMMEDIATE in `_upgrade`, and one process per file anyway
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+        holder.exec_driver_sql(f"SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT_S}s'")
+        try:
+            holder.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+        except DatabaseError as error:
+            holder.invalidate()  # not back to the pool with this session's lock_timeout
+            if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            raise StoreError(
+                f"Another process has been migrating the database for over "
+                f"{MIGRATION_LOCK_TIMEOUT_S} s; try again when it is done ({error.orig})."
+            ) from error
+        try:
+            yield
+        finally:
+            with contextlib.suppress(DatabaseError):  # a lost connection released it already
+                holder.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+                holder.exec_driver_sql("RESET lock_timeout")  # the pool reuses the connection
 
 
 @contextmanager
@@ -187,13 +224,16 @@ def _transactional_ddl(connection: Connection) -> Iterator[None]:
 
 
 def _at_head(engine: Engine) -> bool:
-    """Whether a SQLite database already has the newest schema: nothing to migrate."""
-    if engine.dialect.name != "sqlite":
+    """Whether the database already has the newest schema: nothing to migrate (and no
+    Alembic to import, nor the migration lock to queue for, on PostgreSQL)."""
+    if engine.dialect.name not in ("sqlite", "postgresql"):
         return False
     with engine.connect() as connection:
         has_table = connection.exec_driver_sql(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-        ).first()
+            if engine.dialect.name == "sqlite"
+            else "SELECT to_regclass('alembic_version') IS NOT NULL"
+        ).scalar()
         versions = (
             connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
             if has_table

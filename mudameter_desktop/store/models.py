@@ -25,6 +25,7 @@ __all__ = [
     "EngagementSample",
     "Meeting",
     "Participant",
+    "Room",
     "StatusChange",
     "UTCDateTime",
 ]
@@ -34,10 +35,26 @@ class Base(DeclarativeBase):
     metadata = tables.metadata
 
 
+class Room(Base):
+    __table__ = tables.room
+
+    id: Mapped[int]
+    slug: Mapped[str]
+    name: Mapped[str]
+    timezone: Mapped[str | None]
+    participant_key: Mapped[str | None]
+    host_token: Mapped[str | None]
+    created_at: Mapped[datetime]
+    version: Mapped[int]
+    last_event_at: Mapped[datetime | None]
+    settled_until: Mapped[datetime | None]
+
+
 class Meeting(Base):
     __table__ = tables.meeting
 
     id: Mapped[int]
+    room_id: Mapped[int]
     title: Mapped[str]
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]

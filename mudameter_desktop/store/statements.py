@@ -54,6 +54,9 @@ UPDATE_SAMPLE = (
 # Parameters: meeting_id, minute, speaking, engaged, disengaged.
 INSERT_SAMPLE = insert(_sample)
 
+# A bucket's minute and counts, as both the history and the service read them.
+SAMPLE_COLUMNS = (_sample.c.minute, _sample.c.speaking, _sample.c.engaged, _sample.c.disengaged)
+
 
 def _sample_sum(column: str) -> ScalarSelect[int]:
     return (

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ColumnElement,
@@ -28,6 +29,8 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    UniqueConstraint,
+    text,
 )
 
 NAMING = {
@@ -63,22 +66,57 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Ids are 64-bit everywhere (SPEC §7): BIGINT on PostgreSQL; on SQLite an
+# INTEGER primary key is already 64-bit, and only INTEGER is the rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+DEFAULT_ROOM_ID = 1  # the room `default`: the desktop app's one room, made by migration 0006
+
 metadata = MetaData(naming_convention=NAMING)
+
+room = Table(
+    "room",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    # IANA zone for nearest-hour detection; NULL: the host's own zone (the desktop app).
+    Column("timezone", String(64)),
+    # Secrets of a team server's room; NULL for the desktop app's room, whose
+    # key lives in its settings.
+    Column("participant_key", String(128)),
+    Column("host_token", String(128)),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Shared state of the room's writers (services.coordination): the row is
+    # the lock, `version` counts committed writes, `last_event_at` keeps
+    # event instants strictly increasing across processes, and before
+    # `settled_until` every open meeting's minutes are stored.
+    Column("version", BigInteger, nullable=False, default=0, server_default=text("0")),
+    Column("last_event_at", UTCDateTime),
+    Column("settled_until", UTCDateTime),
+    sqlite_autoincrement=True,
+)
 
 meeting = Table(
     "meeting",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigId, primary_key=True),
+    Column(
+        "room_id",
+        BigId,
+        ForeignKey("room.id", ondelete="CASCADE"),
+        nullable=False,
+        server_default=text(str(DEFAULT_ROOM_ID)),
+    ),
     Column("title", String(200), nullable=False),
     Column("starts_at", UTCDateTime, nullable=False, index=True),
     Column("ends_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    # The detected hourly slot; NULL for explicit meetings. Unique, so two
-    # concurrent detections of one slot can never create two meetings.
-    Column("slot_start", UTCDateTime, unique=True),
-    # The calendar event occurrence (a digest); NULL otherwise. Unique: one
-    # meeting per occurrence. Explicit meetings have neither key.
-    Column("calendar_key", String(64), unique=True, index=True),
+    # The detected hourly slot; NULL for explicit meetings. Unique per room, so
+    # two concurrent detections of one slot can never create two meetings.
+    Column("slot_start", UTCDateTime),
+    # The calendar event occurrence (a digest); NULL otherwise. Unique per
+    # room: one meeting per occurrence. Explicit meetings have neither key.
+    Column("calendar_key", String(64)),
     # True once every sample up to `ends_at` is stored; open meetings are
     # settled (their carried-forward minutes written) before they are read.
     Column("complete", Boolean, nullable=False, default=False, index=True),
@@ -87,6 +125,9 @@ meeting = Table(
     Column("total_speaking", Integer, nullable=False, default=0),
     Column("total_engaged", Integer, nullable=False, default=0),
     Column("total_disengaged", Integer, nullable=False, default=0),
+    UniqueConstraint("room_id", "slot_start", name="uq_meeting_room_slot"),
+    Index("ix_meeting_room_calendar_key", "room_id", "calendar_key", unique=True),
+    Index("ix_meeting_room_starts_at", "room_id", "starts_at"),
     # Ids are never reused, so an exported "meeting 4" never points at another one.
     sqlite_autoincrement=True,
 )
@@ -97,7 +138,7 @@ participant = Table(
     Column("id", String(36), primary_key=True),
     Column(
         "meeting_id",
-        Integer,
+        BigId,
         ForeignKey("meeting.id", ondelete="CASCADE"),
         nullable=False,
         index=True,
@@ -114,8 +155,8 @@ participant = Table(
 status_change = Table(
     "status_change",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("meeting_id", Integer, ForeignKey("meeting.id", ondelete="CASCADE"), nullable=False),
+    Column("id", BigId, primary_key=True),
+    Column("meeting_id", BigId, ForeignKey("meeting.id", ondelete="CASCADE"), nullable=False),
     Column(
         "participant_id",
         String(36),
@@ -133,7 +174,7 @@ engagement_sample = Table(
     metadata,
     Column(
         "meeting_id",
-        Integer,
+        BigId,
         ForeignKey("meeting.id", ondelete="CASCADE"),
         primary_key=True,
     ),
@@ -154,9 +195,24 @@ class _Columns:
         return cls.__table__
 
 
+class Room(_Columns):
+    __table__ = room
+    id: ClassVar[ColumnElement[int]] = room.c.id
+    slug: ClassVar[ColumnElement[str]] = room.c.slug
+    name: ClassVar[ColumnElement[str]] = room.c.name
+    timezone: ClassVar[ColumnElement[str | None]] = room.c.timezone
+    participant_key: ClassVar[ColumnElement[str | None]] = room.c.participant_key
+    host_token: ClassVar[ColumnElement[str | None]] = room.c.host_token
+    created_at: ClassVar[ColumnElement[datetime]] = room.c.created_at
+    version: ClassVar[ColumnElement[int]] = room.c.version
+    last_event_at: ClassVar[ColumnElement[datetime | None]] = room.c.last_event_at
+    settled_until: ClassVar[ColumnElement[datetime | None]] = room.c.settled_until
+
+
 class Meeting(_Columns):
     __table__ = meeting
     id: ClassVar[ColumnElement[int]] = meeting.c.id
+    room_id: ClassVar[ColumnElement[int]] = meeting.c.room_id
     title: ClassVar[ColumnElement[str]] = meeting.c.title
     starts_at: ClassVar[ColumnElement[datetime]] = meeting.c.starts_at
     ends_at: ClassVar[ColumnElement[datetime]] = meeting.c.ends_at

@@ -1,9 +1,14 @@
 // The participant page: say how you are, see the room's mood right now.
 // Plain script, no build step, no network beyond this server.
+//
+// Served at `/` (the room `default`) and at `/rooms/{slug}/` (a team server's
+// rooms): every path below is relative to the page, so it reaches its own room.
 "use strict";
 
 const REFRESH_MS = 5000;
-const ID_KEY = "mudameter.participant";
+// Each room remembers its own participant (one origin may serve many rooms).
+const ROOM_PAGE = window.location.pathname;
+const ID_KEY = ROOM_PAGE === "/" ? "mudameter.participant" : `mudameter.participant:${ROOM_PAGE}`;
 const REJOINED_KEY = "mudameter.rejoined"; // shared with join.js
 const STATUSES = ["speaking", "engaged", "disengaged"];
 
@@ -11,18 +16,19 @@ const STATUSES = ["speaking", "engaged", "disengaged"];
 // shows the status it replaced; `pending` counts those not answered yet.
 const state = { meetingId: null, handle: null, pending: 0, clicks: 0 };
 
-// A join link's key (`/#key=…`, or the older `/?key=…`) leaves the address bar
-// and the history at once. The server already traded a `?key=` for the device
-// cookie; a fragment never reaches it, so this page trades it (a link opened
-// again on a joined phone, e.g. after "New room key").
+// A join link's key (`#key=…`, or the older `?key=…`), or a host link's token
+// (`#host=…`), leaves the address bar and the history at once. The server
+// already traded a `?key=` for the device cookie; a fragment never reaches it,
+// so this page trades it (a link opened again on a joined phone, e.g. after
+// "New room key").
 function takeKeyFromAddress() {
   const fragment = new URLSearchParams(window.location.hash.slice(1));
   const query = new URLSearchParams(window.location.search);
-  if (!fragment.has("key") && !query.has("key")) {
+  if (!fragment.has("key") && !fragment.has("host") && !query.has("key")) {
     return null;
   }
-  window.history.replaceState(null, "", "/");
-  return fragment.get("key");
+  window.history.replaceState(null, "", ROOM_PAGE);
+  return fragment.get("key") || fragment.get("host");
 }
 
 function storedId() {
@@ -114,7 +120,7 @@ function showCounts(counts) {
 // handle) and the room now: everyone once, under the status they hold now.
 async function refresh() {
   const clicks = state.clicks;
-  const visit = await call("POST", "/visit", { participant_id: storedId() });
+  const visit = await call("POST", "visit", { participant_id: storedId() });
   storeId(visit.participant_id);
   state.handle = visit.handle;
   showMeeting(visit.meeting);
@@ -122,7 +128,7 @@ async function refresh() {
 }
 
 async function showRoom(meetingId, clicks) {
-  const detail = await call("GET", `/meetings/${meetingId}`);
+  const detail = await call("GET", `meetings/${meetingId}`);
   if (clicks !== state.clicks) {
     return; // a click came in meanwhile: its own answer is newer
   }
@@ -145,7 +151,7 @@ function setStatus(status) {
 
 async function postStatus(status) {
   try {
-    const answer = await call("POST", "/users/status", { status, participant_id: storedId() });
+    const answer = await call("POST", "users/status", { status, participant_id: storedId() });
     storeId(answer.participant_id);
     state.handle = answer.handle;
     showStatus(answer.status);
@@ -175,7 +181,7 @@ async function joinFromAddress() {
   const key = takeKeyFromAddress();
   if (key) {
     try {
-      await call("POST", "/join", { key }); // renews the device cookie
+      await call("POST", "join", { key }); // renews the device cookie
     } catch (error) {
       showError(error);
     }

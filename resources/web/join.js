@@ -1,8 +1,9 @@
 // Runs on the "this room needs its key" page (and its "no longer valid" and
-// "too many keys" forms). A join link `/#key=…` arrives here: the fragment
-// never reaches the server, so this script takes the key out of the address
-// bar and the history at once, trades it for a device cookie (`POST /join`),
-// and opens the participant page.
+// "too many keys" forms). A join link `/#key=…` (a room's: `/rooms/{slug}/#key=…`,
+// or its host link's `#host=…`) arrives here: the fragment never reaches the
+// server, so this script takes the key out of the address bar and the history
+// at once, trades it for a device cookie of the room (`POST join`, relative to
+// the page), and opens the participant page.
 //
 // A link followed from another site's page (webmail, a chat) arrives without
 // the SameSite=Strict cookie, which the page's own requests do carry: if the
@@ -21,17 +22,17 @@ function say(text) {
 function takeKeyFromAddress() {
   const fragment = new URLSearchParams(window.location.hash.slice(1));
   const query = new URLSearchParams(window.location.search);
-  if (!fragment.has("key") && !query.has("key")) {
+  if (!fragment.has("key") && !fragment.has("host") && !query.has("key")) {
     return { found: false, key: null };
   }
-  window.history.replaceState(null, "", "/");
+  window.history.replaceState(null, "", window.location.pathname);
   // A `?key=` was judged by the server already (this page is its refusal).
-  return { found: true, key: fragment.get("key") };
+  return { found: true, key: fragment.get("key") || fragment.get("host") };
 }
 
 async function join(key) {
   say("Joining the room…");
-  const response = await fetch("/join", {
+  const response = await fetch("join", {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     credentials: "same-origin",
@@ -39,7 +40,7 @@ async function join(key) {
     body: JSON.stringify({ key }),
   });
   if (response.ok) {
-    window.location.replace("/");
+    window.location.replace(window.location.pathname);
   } else if (response.status === 429) {
     say("Too many wrong room keys were tried just now. Wait a minute, then open the join link again.");
   } else {
@@ -51,10 +52,11 @@ async function rejoin() {
   if (sessionStorage.getItem(REJOINED_KEY)) {
     return; // tried once already and came back here: the key really is missing
   }
-  const response = await fetch("/", { credentials: "same-origin", cache: "no-store" });
+  const page = window.location.pathname;
+  const response = await fetch(page, { credentials: "same-origin", cache: "no-store" });
   if (response.ok) {
     sessionStorage.setItem(REJOINED_KEY, "1");
-    window.location.replace("/");
+    window.location.replace(page);
   }
 }
 

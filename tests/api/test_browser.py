@@ -22,7 +22,8 @@ from mudameter_desktop.domain.participants import handle_of
 from tests.api.conftest import ROOM_KEY
 from tests.conftest import FakeClock
 
-pytestmark = pytest.mark.browser
+# The page and its browser are the same on both databases (the API tests run on both).
+pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -150,3 +150,70 @@ def test_the_bucket_of_an_early_status_is_the_first_minute_to_come() -> None:
     tally.set_status("a", D, at(3.5), expiry_after(at(3.5)))
     assert tally.bucket_at(at(3.5)) == (at(3), Counts(speaking=1, engaged=1, disengaged=1))
     assert floor_minute(at(3.5)) + MINUTE == at(4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=events, cut=st.integers(min_value=0, max_value=40), length=st.integers(1, 90))
+def test_a_tally_resumed_from_what_is_stored_goes_on_like_the_original(
+    events: list[tuple[str, str, Status, int]], cut: int, length: int
+) -> None:
+    """Another process picks the meeting up after any event: same buckets, same room."""
+    original = RoomTally(START, START + timedelta(minutes=length))
+    resumed: RoomTally | None = None
+    stored: dict[datetime, Counts] = {}
+    stored_by_resumed: dict[datetime, Counts] = {}
+    changes: list[StatusChange] = []
+    expires: dict[str, datetime] = {}
+    now = START - timedelta(minutes=30)
+    for index, (kind, person, status, gap_ms) in enumerate(events):
+        if index == cut and stored:
+            resumed = resume(original, stored, changes, expires)
+            stored_by_resumed = dict(stored)
+        now += timedelta(milliseconds=gap_ms)
+        if person in expires and expires[person] <= now:
+            continue  # an expired participant comes back as a new one: not needed here
+        tallies = [original] if resumed is None else [original, resumed]
+        for tally in tallies:
+            if kind == "status":
+                tally.set_status(person, status, now, expiry_after(now))
+            elif kind == "visit":
+                tally.touch(person, expiry_after(now))
+            elif kind == "look":
+                tally.advance(now)
+        if kind == "status":
+            changes.append(StatusChange(person, status, now))
+        if kind in {"status", "visit"}:
+            expires[person] = expiry_after(now)
+        stored.update(original.drain())
+        if resumed is not None:
+            stored_by_resumed.update(resumed.drain())
+    if resumed is not None:
+        for tally in (original, resumed):
+            tally.advance(now)
+        stored.update(original.drain())
+        stored_by_resumed.update(resumed.drain())
+        assert stored_by_resumed == stored
+        assert resumed.totals() == original.totals()
+        assert resumed.room_now(now) == original.room_now(now)
+        assert resumed.recent(floor_minute(now), 5) == original.recent(floor_minute(now), 5)
+
+
+def resume(
+    tally: RoomTally,
+    stored: dict[datetime, Counts],
+    changes: list[StatusChange],
+    expires: dict[str, datetime],
+) -> RoomTally:
+    """What the service does: the last stored minute, statuses carried into it, later changes."""
+    minute = max(stored)
+    carried = {change.participant_id: change.status for change in changes if change.at < minute}
+    resumed = RoomTally.resumed(
+        tally.starts_at, tally.ends_at, minute, carried=carried, expires=expires, stored=stored
+    )
+    for change in changes:
+        if change.at >= minute:
+            resumed.set_status(
+                change.participant_id, change.status, change.at, expires[change.participant_id]
+            )
+    resumed.drain()
+    return resumed

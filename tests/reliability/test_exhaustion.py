@@ -37,6 +37,8 @@ KEY = "exhaustion-test-key-0123456789"
 PARSERS: list[HttpParser] = ["httptools", "h11"]
 HEAD = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 ServerFactory = Callable[..., ServerThread]
+# Transport limits, in front of any database: run once, on SQLite.
+pytestmark = pytest.mark.sqlite_only
 
 
 @pytest.fixture

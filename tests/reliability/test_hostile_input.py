@@ -54,7 +54,10 @@ def _load_schema() -> schemathesis.schemas.BaseSchema:
     return schemathesis.openapi.from_asgi("/schema/openapi.json", app, headers=BEARER)
 
 
-schema = _load_schema()
+# The `/rooms/{slug}/…` operations are the same handlers mounted again
+# (tests/api/test_rooms_api.py checks the mounting); fuzzing them twice would
+# double the cases, and a random slug only meets the key check.
+schema = _load_schema().exclude(path_regex="^/rooms/")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -223,7 +226,7 @@ SQL_LIKE = [
     '" OR 1=1 --',
     "Robert'); DELETE FROM status_change WHERE ('1'='1",
     "%' UNION SELECT version_num FROM alembic_version --",
-    "\x00\x1a\\'",
+    "\x1a\\'",  # a NUL is a 400 on every database: tests/api/test_input_limits.py
 ]
 
 

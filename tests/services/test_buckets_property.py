@@ -11,16 +11,19 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
-from mudameter_desktop.domain.buckets import StatusChange as RawChange
-from mudameter_desktop.domain.buckets import recompute
-from mudameter_desktop.domain.statuses import Counts, Status
+from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.services.errors import NotFoundError
 from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.store.database import open_store, sqlite_url
-from mudameter_desktop.store.models import Meeting, Participant, StatusChange
 from tests.conftest import FakeClock
+from tests.services.definition import (
+    explicit_meetings,
+    lifetimes,
+    meeting_ids,
+    recomputed,
+    seen_by,
+)
 
 steps = st.lists(
     st.one_of(
@@ -71,44 +74,16 @@ def test_stored_buckets_equal_the_definition(
                 clock.advance(seconds=2)
                 service = MeterService(store.engine, zone, clock=clock)
         clock.advance(seconds=1)
-        now = clock.now
-        stored = {
-            meeting.id: {
-                sample.minute: Counts(sample.speaking, sample.engaged, sample.disengaged)
-                for sample in service.history.meeting_detail(meeting.id).engagement_samples
-            }
-            for meeting in service.history.list_meetings(1).items
-        }
-        with store.sessions() as session:
-            for meeting in session.scalars(select(Meeting)):
-                changes = [
-                    RawChange(change.participant_id, Status(change.status), change.at)
-                    for change in session.scalars(
-                        select(StatusChange)
-                        .where(StatusChange.meeting_id == meeting.id)
-                        .order_by(StatusChange.at, StatusChange.id)
-                    )
-                ]
-                expires = {
-                    p.id: p.expires_at
-                    for p in session.scalars(
-                        select(Participant).where(Participant.meeting_id == meeting.id)
-                    )
-                }
-                expected = recompute(meeting.starts_at, meeting.ends_at, changes, expires, now)
-                assert stored[meeting.id] == expected
-            lifetimes = {
-                p.id: (p.created_at, p.expires_at) for p in session.scalars(select(Participant))
-            }
-            explicit = session.scalars(
-                select(Meeting).where(Meeting.slot_start.is_(None)).order_by(Meeting.starts_at)
-            ).all()
+        ids = meeting_ids(store.engine)
+        assert seen_by(service.history, ids) == recomputed(store.engine, clock.now)
+        participants = lifetimes(store.engine)
+        explicit = explicit_meetings(store.engine)
         store.close()
     # A person is in one meeting at a time: each participant of theirs has
     # left (or expired) by the time the next one is made.
     for chain in people.values():
         for earlier, later in itertools.pairwise(chain):
-            assert lifetimes[earlier][1] <= lifetimes[later][0]
+            assert participants[earlier][1] <= participants[later][0]
     # Explicit meetings never overlap.
-    for first, second in itertools.pairwise(explicit):
-        assert first.ends_at <= second.starts_at
+    for (_, _, first_ends), (_, second_starts, _) in itertools.pairwise(explicit):
+        assert first_ends <= second_starts

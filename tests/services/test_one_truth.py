@@ -37,6 +37,14 @@ def counted_statements(store: OpenedStore) -> Iterator[list[str]]:
         event.remove(store.engine, "before_cursor_execute", record)
 
 
+def assert_answered_from_memory(store: OpenedStore, statements: list[str]) -> None:
+    if store.engine.dialect.name == "sqlite":
+        assert statements == []  # one process: memory is the truth
+    else:  # any process may have written since: one read of the room's version
+        assert len(statements) == 1
+        assert statements[0].startswith("SELECT room.version")
+
+
 def test_a_status_left_behind_stops_counting_when_its_owner_moves_on(
     service: MeterService, clock: FakeClock
 ) -> None:
@@ -119,14 +127,14 @@ def test_the_live_view_creates_nothing(service: MeterService, store: OpenedStore
         assert session.scalar(select(func.count(Meeting.id))) == 0
 
 
-def test_the_live_view_runs_no_query_once_the_meeting_is_known(
+def test_the_live_view_runs_no_query_but_the_room_version_once_the_meeting_is_known(
     service: MeterService, store: OpenedStore
 ) -> None:
     click = service.record_status(Status.ENGAGED, None, LOCAL)
     service.live_view(click.participant_id)
     with counted_statements(store) as statements:
         view = service.live_view(click.participant_id)
-    assert statements == []
+    assert_answered_from_memory(store, statements)
     assert view.status == Status.ENGAGED
 
 
@@ -224,4 +232,4 @@ def test_after_a_restart_the_live_view_knows_an_early_arrival_and_then_stays_in_
     assert (view.room, view.status) == (Counts(speaking=1), Status.SPEAKING)
     with counted_statements(store) as statements:
         restarted.live_view(click.participant_id)
-    assert statements == []
+    assert_answered_from_memory(store, statements)

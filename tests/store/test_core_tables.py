@@ -20,6 +20,7 @@ def test_the_models_map_the_core_tables() -> None:
     """One schema: the typed models are declared over the Core tables, not beside them."""
     assert models.Base.metadata is tables.metadata
     mapped = {
+        models.Room: tables.room,
         models.Meeting: tables.meeting,
         models.Participant: tables.participant,
         models.StatusChange: tables.status_change,
