@@ -132,6 +132,12 @@ EXCLUDED_MODULES = [
     "bandit",
     "tox",
     "PyInstaller",
+    # The PostgreSQL driver is the team server's (`[server]` extra), never the
+    # desktop bundle's: SQLAlchemy's dialect imports it inside functions.
+    "psycopg",
+    "psycopg_binary",
+    "psycopg_c",
+    "psycopg_pool",
     "setuptools",
     "pip",
     "tkinter",

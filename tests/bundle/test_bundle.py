@@ -30,6 +30,12 @@ def test_version(executable: Path) -> None:
     assert result.stdout.strip() == f"mudameter {__version__}"
 
 
+def test_the_desktop_bundle_carries_no_postgresql_driver(executable: Path) -> None:
+    """psycopg is the team server's `[server]` extra: the tray app never needs it."""
+    carried = [path.name for path in executable.parent.rglob("*psycopg*")]
+    assert carried == []
+
+
 def test_headless_serves_records_and_stops(executable: Path, start: Callable[..., Running]) -> None:
     app = start([str(executable), "--headless"])
     app.wait_healthy()
