@@ -119,12 +119,17 @@ def record_status(
     """Record a status for the meeting detected now.
 
     `"kind": "local"` is the room's host participant (the person at the tray):
-    the host's only (the host token on a team server), a 403 otherwise.
+    the host's only (the host token on a team server), a 403 otherwise. Its
+    `at` is a click's own time (one that waited while the host was offline).
     """
     if data.kind is not ParticipantKind.LAN and not caller.is_host:
         raise PermissionDeniedException("Only the host can post as the local participant")
     return service.record_status(
-        data.status, data.participant_id, kind=data.kind, client=caller.address
+        data.status,
+        data.participant_id,
+        kind=data.kind,
+        client=caller.address,
+        at=parse_time(data.at),
     )
 
 

@@ -84,6 +84,14 @@ class StatusRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     participant_id: ParticipantId | None = None
     # "local": the room's host participant (the person at the tray); the host token only.
     kind: ParticipantKind = ParticipantKind.LAN
+    # When a local click was made, for one that waited (the desktop app offline): at most
+    # 7 days old; it goes into the meeting of its own time, and sent twice counts once.
+    at: Timestamp | None = None
+
+    def __post_init__(self) -> None:
+        if self.at is not None and self.kind is not ParticipantKind.LOCAL:
+            raise ValueError('at is for the local participant\'s clicks ("kind": "local")')
+        parse_time(self.at)
 
 
 class VisitRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

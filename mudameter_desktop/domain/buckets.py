@@ -156,6 +156,10 @@ class RoomTally:
             )
         return minute, Counts()
 
+    def bucket(self, minute: datetime) -> Counts:
+        """A minute's counts as they stand (empty before the tally reached it)."""
+        return self._buckets.get(minute, Counts())
+
     def advance(self, now: datetime) -> None:
         """Close every minute before `now`'s and open `now`'s, carrying statuses.
 

@@ -68,6 +68,8 @@ RECENT_MINUTES = 5  # complete minutes the live view carries (the nudge's window
 MAX_PARTICIPANT_ID_LENGTH = 64  # longer ids are refused by the API
 _TICK = timedelta(microseconds=1)
 _HALF_HOUR = timedelta(minutes=30)
+CLOCK_SKEW = timedelta(seconds=5)  # a client's clock this far ahead is taken as now
+LATE_LIMIT = timedelta(days=7)  # a click that waited longer is refused
 
 Clock = Callable[[], datetime]
 
@@ -252,9 +254,19 @@ class MeterService:
         participant_id: str | None = None,
         kind: ParticipantKind = ParticipantKind.LAN,
         client: str | None = None,
+        at: datetime | None = None,
     ) -> StatusRecorded:
-        """Record a click for the meeting detected now: one short transaction."""
+        """Record a click for the meeting detected now: one short transaction.
+
+        `at` is when the click was made, for a click that waited (the desktop
+        app's, kept while its team server was unreachable): it goes into the
+        meeting of its own time (`_record_late`). Up to `CLOCK_SKEW` ahead it
+        is now; more, or older than `LATE_LIMIT`, is an InvalidInputError.
+        """
+        made_at = self._check_made_at(at)
         with self._writing() as (connection, now):
+            if made_at is not None and made_at < now:
+                return self._record_late(connection, status, participant_id, kind=kind, at=made_at)
             meeting = self._current_meeting(connection, now)
             participant = self._participant(
                 connection, meeting, participant_id, kind, now, client=client, status=status
@@ -327,6 +339,145 @@ class MeterService:
             pass  # a write stores what is carried up to its instant
 
     # -- internals --------------------------------------------------------
+
+    def _check_made_at(self, at: datetime | None) -> datetime | None:
+        if at is None:
+            return None
+        made_at, now = require_aware(at), self._clock()
+        if made_at > now + CLOCK_SKEW:
+            raise InvalidInputError("a status cannot be recorded at a time in the future")
+        if made_at < now - LATE_LIMIT:
+            raise InvalidInputError(f"a status older than {LATE_LIMIT.days} days is not recorded")
+        return made_at
+
+    def _record_late(
+        self,
+        connection: Connection,
+        status: Status,
+        participant_id: str | None,
+        *,
+        kind: ParticipantKind,
+        at: datetime,
+    ) -> StatusRecorded:
+        """A click made at `at`, before now, recorded into the meeting of its time.
+
+        Sent again (its answer was lost on the way), it is recorded once: a
+        change by a participant of this kind at that very instant of that
+        meeting is this click. The meeting's buckets from the click's minute on
+        are then rebuilt from its raw changes (`_replay_from`).
+        """
+        meeting, _ = self._detect(connection, at, None)
+        participant = connection.scalar(
+            select(StatusChange.participant_id)
+            .join(Participant, Participant.id == StatusChange.participant_id)
+            .where(
+                StatusChange.meeting_id == meeting.id,
+                StatusChange.at == at,
+                Participant.kind == kind.value,
+            )
+        )
+        if participant is None:
+            participant = self._late_participant(
+                connection, meeting, participant_id, kind=kind, status=status, at=at
+            )
+            connection.execute(
+                statements.INSERT_STATUS_CHANGE,
+                {
+                    "meeting_id": meeting.id,
+                    "participant_id": participant,
+                    "status": status.value,
+                    "at": at,
+                },
+            )
+            self._replay_from(connection, meeting.id, at)
+            self._note(meeting.id, ChangeKind.STATUS)
+        expires_at = connection.scalar(
+            select(Participant.expires_at).where(Participant.id == participant)
+        )
+        minute = max(floor_minute(at), floor_minute(meeting.starts_at))
+        counts = (
+            self._tally(connection, meeting.id).bucket(minute) if at < meeting.ends_at else Counts()
+        )
+        return StatusRecorded(
+            participant,
+            handle_of(participant),
+            meeting.id,
+            status,
+            minute,
+            expires_at or expiry_after(at),
+            Sample.of(minute, counts),
+        )
+
+    def _late_participant(
+        self,
+        connection: Connection,
+        meeting: MeetingView,
+        participant_id: str | None,
+        *,
+        kind: ParticipantKind,
+        status: Status,
+        at: datetime,
+    ) -> str:
+        """The caller's participant alive at `at` in `meeting` (renewed from then), or a new one.
+
+        Alive then in another meeting, it left that one at `at` (SPEC §1, Leaving).
+        """
+        row = None
+        if participant_id:
+            row = connection.execute(
+                select(
+                    Participant.meeting_id,
+                    Participant.kind,
+                    Participant.expires_at,
+                    Participant.status_at,
+                ).where(Participant.id == participant_id)
+            ).first()
+        if participant_id and row and row.kind == kind.value and is_alive(row.expires_at, at):
+            self._live.pop(participant_id, None)  # reloaded when next needed
+            if row.meeting_id == meeting.id:
+                values: dict[str, object] = {"expires_at": max(row.expires_at, expiry_after(at))}
+                if row.status_at is None or row.status_at <= at:
+                    values.update(status=status.value, status_at=at)
+                connection.execute(
+                    update(Participant).where(Participant.id == participant_id).values(**values)
+                )
+                return participant_id
+            connection.execute(
+                update(Participant).where(Participant.id == participant_id).values(expires_at=at)
+            )
+            self._replay_from(connection, row.meeting_id, at)
+        new_id = str(uuid.uuid4())
+        connection.execute(
+            statements.INSERT_PARTICIPANT,
+            {
+                "id": new_id,
+                "meeting_id": meeting.id,
+                "kind": kind.value,
+                "client": None,
+                "created_at": at,
+                "expires_at": expiry_after(at),
+                "status": status.value,
+                "status_at": at,
+            },
+        )
+        return new_id
+
+    def _replay_from(self, connection: Connection, meeting_id: int, at: datetime) -> None:
+        """Rebuild the meeting's buckets from `at`'s minute on, as a restart would.
+
+        The stored buckets from there are dropped; the tally, resumed from the
+        ones before, replays every raw change since, and `_writing` stores its
+        minutes up to now before it commits.
+        """
+        connection.execute(
+            delete(EngagementSample).where(
+                EngagementSample.meeting_id == meeting_id,
+                EngagementSample.minute >= floor_minute(at),
+            )
+        )
+        self._tallies.pop(meeting_id, None)
+        self._tally(connection, meeting_id)
+        self._note(meeting_id, ChangeKind.UPDATED)
 
     @contextmanager
     def _writing(self) -> Iterator[tuple[Connection, datetime]]:

@@ -253,6 +253,44 @@ def test_the_host_token_may_act_as_the_host(
     assert client.get("/rooms/team-b/meetings", headers=other).status_code == 200
 
 
+def test_the_host_sends_a_click_that_waited_with_its_own_time(
+    team_server: ClientFactory, team_a: RoomRecord, meeting_clock: FakeClock
+) -> None:
+    """The desktop app's offline queue (issue 13): `at`, the host's only; sent twice, once."""
+    client = team_server(LAN_ADDRESS)
+    host, key = bearer(team_a.host_token), bearer(team_a.participant_key)
+    path = "/rooms/team-a/users/status"
+    first = client.post(path, json={"status": "engaged", "kind": "local"}, headers=host).json()
+    meeting_clock.advance(minutes=5)  # 10:20 UTC
+    late = {
+        "status": "disengaged",
+        "kind": "local",
+        "participant_id": first["participant_id"],
+        "at": "2026-11-27T10:17:30+00:00",
+    }
+    sent = client.post(path, json=late, headers=host)
+    assert sent.status_code == 200, sent.text
+    again = client.post(path, json=late, headers=host)
+    assert again.json()["participant_id"] == sent.json()["participant_id"]
+    assert sent.json()["participant_id"] == first["participant_id"]
+    assert sent.json()["minute"] == "2026-11-27T10:17:00Z"
+    detail = client.get(f"/rooms/team-a/meetings/{first['meeting_id']}", headers=host).json()
+    by_minute = {s["minute"][11:16]: s for s in detail["engagement_samples"]}
+    assert (by_minute["10:16"]["engaged"], by_minute["10:16"]["disengaged"]) == (1, 0)
+    assert (by_minute["10:18"]["engaged"], by_minute["10:18"]["disengaged"]) == (0, 1)
+    assert [p["status"] for p in detail["participants"]] == ["disengaged"]
+    assert client.post(path, json=late, headers=key).status_code == 403
+    as_lan = client.post(path, json={**late, "kind": "lan"}, headers=host)
+    assert as_lan.status_code == 400
+    assert "local participant" in as_lan.text
+    future = client.post(path, json={**late, "at": "2026-11-27T10:21:00Z"}, headers=host)
+    assert future.status_code == 400
+    assert "future" in future.json()["detail"]
+    for bad in ("2026-11-27T10:17:30", "yesterday", "2026-11-01T10:00:00Z"):
+        refused = client.post(path, json={**late, "at": bad}, headers=host)
+        assert refused.status_code == 400, bad
+
+
 def test_the_default_rooms_host_token_at_the_seed_paths(
     team_server: ClientFactory, rooms: RoomDirectory, meeting_clock: FakeClock
 ) -> None:
