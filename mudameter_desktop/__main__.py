@@ -11,7 +11,7 @@ from pathlib import Path
 from mudameter_desktop import APP_NAME, __version__
 from mudameter_desktop.paths import private_files
 from mudameter_desktop.runtime import Options, StartupError, serve_workers, workers_refusal
-from mudameter_desktop.settings import KEY_ENVIRONMENT, RoomKeyError, room_key_from
+from mudameter_desktop.settings import KEY_ENVIRONMENT, room_key_from
 
 DATABASE_URL_ENVIRONMENT = "MUDAMETER_DATABASE_URL"
 MAX_WORKERS = 64
@@ -105,6 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH_OR_URL",
         help="an .ics file or calendar address: meetings take its events' titles and times",
     )
+    team = parser.add_mutually_exclusive_group()
+    team.add_argument(
+        "--connect",
+        metavar="HOST_LINK",
+        help="send your clicks to a team server's room from now on: its host link, "
+        "as `mudameter rooms add` prints it (remembered in the settings)",
+    )
+    team.add_argument(
+        "--disconnect",
+        action="store_true",
+        help="forget the team server: clicks go to this computer's own database again",
+    )
     key = parser.add_mutually_exclusive_group()
     key.add_argument(
         "--room-key",
@@ -130,7 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     private_files()  # before any file is made: settings, database and logs are the user's alone
     try:
         room_key = room_key_from(args.room_key, args.room_key_file, os.environ)
-    except RoomKeyError as error:
+        if args.connect is not None or args.disconnect:
+            remember_team_server(args.connect, args.data_dir, headless=args.headless)
+    except ValueError as error:  # RoomKeyError, or a host link that is not one
         print(f"mudameter: {error}", file=sys.stderr)
         return 2
     options = Options(
@@ -162,6 +176,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as error:
         print(error, file=sys.stderr)
         return 1
+
+
+def remember_team_server(link: str | None, data_dir: Path | None, *, headless: bool) -> None:
+    """`--connect HOST_LINK` (checked) or `--disconnect` (None), saved in the settings for
+    this start and the next ones; `ValueError` (one line) when it cannot be."""
+    if headless:
+        raise ValueError("--connect and --disconnect are for the tray app, not --headless.")
+    from mudameter_desktop.paths import resolve_paths  # noqa: PLC0415
+    from mudameter_desktop.settings import load_settings, save_settings  # noqa: PLC0415
+
+    team_server = ""
+    if link is not None:
+        from mudameter_desktop.services.team_client import HostLink  # noqa: PLC0415 - SQLAlchemy
+
+        try:
+            team_server = HostLink.parse(link).text
+        except ValueError as error:
+            raise ValueError(f"--connect: {error}") from None
+    settings_file = resolve_paths(data_dir).settings_file
+    try:
+        settings = load_settings(settings_file)
+        save_settings(settings_file, settings.with_changes(team_server=team_server))
+    except OSError as error:
+        reason = error.strerror or error
+        raise ValueError(f"Cannot save the settings in {settings_file} ({reason}).") from None
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from mudameter_desktop.api.gate import ASGIApp
     from mudameter_desktop.services.calendar import CalendarSource
     from mudameter_desktop.services.meter import MeterService
+    from mudameter_desktop.services.team_client import TeamClient
     from mudameter_desktop.settings import Settings
 
 __all__ = [
@@ -129,10 +130,15 @@ class Runtime:
     server_error: str | None = None
     store_notice: str | None = None  # a damaged database was moved aside: tell the user
     login_command: list[str] | None = None  # how "start at login" starts this app
+    # Connected to a team server's room (`settings.team_server`): the tray's clicks go
+    # there, kept in this store's outbox until delivered. Built here, started by the UI.
+    team: TeamClient | None = None
 
     def close(self) -> None:
-        """Stop the server, store the last minutes, close the store."""
+        """Stop the team client and the server, store the last minutes, close the store."""
         try:
+            if self.team is not None:
+                self.team.close()
             if self.server is not None:
                 self.server.stop()
             self.service.settle()
@@ -225,9 +231,12 @@ def open_runtime(
         login_command=launch_command()
         + (["--data-dir", str(paths.data_dir)] if options.data_dir else []),
     )
+    if not options.headless:
+        runtime.team = team_client(settings.team_server, store.engine)
     if not serve:
         return runtime
-    host = options.host or host_for(settings.share_on_lan)
+    # While connected, phones join the team server's page: this one stays on loopback.
+    host = options.host or host_for(settings.share_on_lan and runtime.team is None)
     try:
         runtime.server = start_server(
             service,
@@ -246,6 +255,25 @@ def open_runtime(
         log.warning("The HTTP server did not start: %s", failure)
         runtime.server_error = str(failure)
     return runtime
+
+
+def team_client(host_link: str, engine: Engine) -> TeamClient | None:
+    """The client of the room `host_link` names (not started), or None when not connected.
+
+    A saved link that no longer reads as one (edited by hand) is logged and ignored:
+    the app starts on its own store rather than not at all.
+    """
+    if not host_link:
+        return None
+    from mudameter_desktop.services.team_client import HostLink, TeamClient  # noqa: PLC0415
+
+    try:
+        link = HostLink.parse(host_link)
+    except ValueError as error:
+        log.warning("The saved team server link is not used: %s", error)
+        return None
+    log.info("Connected to the team server room %s", link.room_url)
+    return TeamClient(link, engine)
 
 
 def open_calendar(location: str, zone: tzinfo) -> CalendarSource | None:

@@ -84,6 +84,9 @@ class Settings:
     shortcut_disengaged: str = "Ctrl+Alt+3"
     # An .ics file or a calendar address ("": no calendar): meetings named from it.
     calendar: str = ""
+    # A team server room's host link (`mudameter --connect`; it holds the host token):
+    # clicks go to that room. "": the local store (SPEC §7, last bullet).
+    team_server: str = ""
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -105,7 +105,8 @@ def filter_toc(toc: Iterable[tuple[str, str, str]], qt_modules: frozenset[str]) 
 # Python packages installed beside the app's dependencies but never imported
 # when it runs: optional extras of litestar (OpenAPI example generation via
 # polyfactory → faker is 13 MB, the `litestar` CLI via rich/click), test and
-# dev tools, and GUI toolkits PyInstaller would otherwise consider.
+# dev tools, and GUI toolkits PyInstaller would otherwise consider. (httpx and
+# httpcore stay: the app is a team server's client, services.team_client.)
 EXCLUDED_MODULES = [
     # Python bindings the Qt hooks add because QtCharts *links* to QtOpenGL
     # (the libraries stay), but which nothing imports: QtOpenGL's alone is 8.5 MB.
@@ -121,8 +122,6 @@ EXCLUDED_MODULES = [
     "pygments",
     "markdown_it",
     "mdurl",
-    "httpx",
-    "httpcore",
     "hypothesis",
     "pytest",
     "_pytest",

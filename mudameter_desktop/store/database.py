@@ -32,10 +32,12 @@ PRIVATE_FILE = 0o600  # every click and participant: the user's alone
 # PostgreSQL: the advisory lock that lets one of several starting processes migrate.
 MIGRATION_LOCK_KEY = 0x6D75_6461_6D65_7465  # 'mudamete'
 MIGRATION_LOCK_TIMEOUT_S = 300
+POOL_SIZE = 10  # connections per process to a server database; each handler thread takes one
+POOL_RECYCLE_S = 1800  # renewed before firewalls and proxies drop idle connections
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout runs out
 # The newest migration. A database already there is opened without importing
 # Alembic (the usual start); tests check this against Alembic's own head.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 
 class StoreError(Exception):
@@ -270,7 +272,11 @@ def make_engine(url: str) -> Engine:
     """An engine; on SQLite with WAL, foreign keys, a busy timeout, safe sync."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # A fixed pool: overflow connections were opened and closed under load
+        # (a server process forked per request). No ping before each checkout (a
+        # round trip per transaction): a connection the server dropped fails one
+        # request with a 503 and SQLAlchemy then renews the whole pool.
+        return create_engine(url, pool_size=POOL_SIZE, max_overflow=0, pool_recycle=POOL_RECYCLE_S)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},

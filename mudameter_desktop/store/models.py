@@ -24,7 +24,9 @@ __all__ = [
     "Base",
     "EngagementSample",
     "Meeting",
+    "Outbox",
     "Participant",
+    "RemoteParticipant",
     "Room",
     "StatusChange",
     "UTCDateTime",
@@ -104,3 +106,20 @@ class EngagementSample(Base):
     speaking: Mapped[int]
     engaged: Mapped[int]
     disengaged: Mapped[int]
+
+
+class Outbox(Base):
+    __table__ = tables.outbox
+
+    id: Mapped[int]
+    server: Mapped[str]
+    status: Mapped[str]
+    at: Mapped[datetime]
+    participant_id: Mapped[str | None]
+
+
+class RemoteParticipant(Base):
+    __table__ = tables.remote_participant
+
+    server: Mapped[str]
+    participant_id: Mapped[str]

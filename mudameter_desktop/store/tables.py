@@ -184,6 +184,31 @@ engagement_sample = Table(
     Column("disengaged", Integer, nullable=False, default=0),
 )
 
+# The desktop app as a client of a team server (SPEC §7): each click is kept here,
+# with its own time, until the server acknowledged it (services.team_client).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    # The room the click goes to: the host link's base URL and slug, never its token.
+    Column("server", String(512), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("participant_id", String(36)),  # the host participant known at the click
+    Index("ix_outbox_server_id", "server", "id"),
+    # Ids are never reused: "oldest first" is "lowest id first", also after a delete.
+    sqlite_autoincrement=True,
+)
+
+# The room's `local` participant the server gave this app, per room: sent with every
+# click, so the host stays one participant of the meeting across restarts.
+remote_participant = Table(
+    "remote_participant",
+    metadata,
+    Column("server", String(512), primary_key=True),
+    Column("participant_id", String(36), nullable=False),
+)
+
 
 class _Columns:
     """A table's columns as class attributes; the class stands for its table in Core."""
@@ -253,3 +278,18 @@ class EngagementSample(_Columns):
     speaking: ClassVar[ColumnElement[int]] = engagement_sample.c.speaking
     engaged: ClassVar[ColumnElement[int]] = engagement_sample.c.engaged
     disengaged: ClassVar[ColumnElement[int]] = engagement_sample.c.disengaged
+
+
+class Outbox(_Columns):
+    __table__ = outbox
+    id: ClassVar[ColumnElement[int]] = outbox.c.id
+    server: ClassVar[ColumnElement[str]] = outbox.c.server
+    status: ClassVar[ColumnElement[str]] = outbox.c.status
+    at: ClassVar[ColumnElement[datetime]] = outbox.c.at
+    participant_id: ClassVar[ColumnElement[str | None]] = outbox.c.participant_id
+
+
+class RemoteParticipant(_Columns):
+    __table__ = remote_participant
+    server: ClassVar[ColumnElement[str]] = remote_participant.c.server
+    participant_id: ClassVar[ColumnElement[str]] = remote_participant.c.participant_id

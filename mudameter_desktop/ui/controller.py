@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from mudameter_desktop.api.network import stop_if_network_left
 from mudameter_desktop.domain.buckets import room_disengaged_for
 from mudameter_desktop.domain.meetings import floor_minute
-from mudameter_desktop.domain.statuses import ParticipantKind, Status
+from mudameter_desktop.domain.statuses import Counts, ParticipantKind, Status
 from mudameter_desktop.runtime import Runtime, host_for, is_shared
 from mudameter_desktop.services.changes import ChangeKind, MeetingChange
 from mudameter_desktop.settings import Settings, save_settings
@@ -40,6 +40,7 @@ from mudameter_desktop.ui.tasks import Batch, Job, TaskRunner
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
     from mudameter_desktop.services.meter import MeterService
+    from mudameter_desktop.services.team_client import DroppedClick, TeamClient, TeamState
     from mudameter_desktop.services.views import LiveView, MeetingSummary
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class MeterController(QObject):
     settings_changed = Signal(object)  # the Settings, saved and applied
     notify = Signal(str, str)  # title, message for a tray notification
     _hub_changed = Signal(object)  # a MeetingChange, emitted in the writer's thread
+    _team_state = Signal(object)  # a TeamState, emitted in the team client's sender thread
+    _team_dropped = Signal(object)  # a DroppedClick, likewise
 
     def __init__(self, state: MeterState, tasks: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -87,6 +90,8 @@ class MeterController(QObject):
         self._retry = QTimer(self, singleShot=True, interval=RETRY_MS)
         self._retry.timeout.connect(self.retry)
         self._hub_changed.connect(self._on_change)
+        self._team_state.connect(self._on_team_state)
+        self._team_dropped.connect(self._on_team_dropped)
         # Sharing stops when the laptop leaves the network it shares on (lan-access).
         self._network = QTimer(self, interval=NETWORK_CHECK_MS)
         self._network.timeout.connect(self.check_network)
@@ -118,13 +123,21 @@ class MeterController(QObject):
         self.runtime = runtime
         self._unsubscribe = runtime.service.changes.subscribe(self._on_hub_change)
         server = runtime.server
+        team = runtime.team
         self.state.update(
             ready=True,
             error=runtime.server_error and f"Server not running: {runtime.server_error}",
             share_on_lan=is_shared(server) if server else runtime.settings.share_on_lan,
             local_url=server.local_url if server else "",
             join_url=server.join_url() if server else "",
+            team_room=team.link.slug if team else "",
+            waiting=team.state.waiting if team else 0,
         )
+        if team is not None:  # its reports come from its thread: handed over by signal
+            team.start(
+                on_state=lambda state: emit(self._team_state, state),
+                on_dropped=lambda click: emit(self._team_dropped, click),
+            )
         queued, self._queued = self._queued, []
         for status in queued:
             self._record(status)
@@ -185,6 +198,14 @@ class MeterController(QObject):
         """Rebind the server (in a worker) and remember the choice."""
         runtime = self.runtime
         if runtime is None:
+            return
+        if share and runtime.team is not None:
+            emit(
+                self.notify,
+                "Not shared on the LAN",
+                "Your clicks go to a team server: phones join its page, not this computer.",
+            )
+            self.state.update(share_on_lan=False)
             return
         self.save_settings(runtime.settings.with_changes(share_on_lan=share))
         server = runtime.server
@@ -273,6 +294,11 @@ class MeterController(QObject):
         runtime = self.runtime
         if runtime is None:
             return
+        if runtime.team is not None:
+            # The room's meetings live on the team server (read remotely: a later step);
+            # the local store's would be another room's.
+            self.state.update(meeting=None, plan=None, running=False, room=Counts(), muda=None)
+            return
         view = runtime.service.live_view(self._participant_id)
         previous, current = self._meeting_id, view.meeting.id if view.meeting else None
         self._meeting_id = current
@@ -296,6 +322,8 @@ class MeterController(QObject):
             return
         try:
             self.refresh_live()
+            if runtime.team is not None:
+                return  # the room's host participant lives on the team server
             if self._participant_id is not None and self.state.live.status is not None:
                 # Only while their status is in the meeting shown: a visit to another
                 # meeting would make the tray's person leave theirs (SPEC §1, Leaving).
@@ -343,6 +371,10 @@ class MeterController(QObject):
         return self.runtime.service
 
     def _record(self, status: Status) -> None:
+        team = self.runtime.team if self.runtime is not None else None
+        if team is not None:
+            self._send(team, status)
+            return
         try:
             recorded = self._service().record_status(
                 status, self._participant_id, ParticipantKind.LOCAL
@@ -354,6 +386,31 @@ class MeterController(QObject):
             return
         self._participant_id = recorded.participant_id
         self.refresh_live()
+
+    def _send(self, team: TeamClient, status: Status) -> None:
+        """A click to the team server's room: kept in the local outbox now, sent by its thread."""
+        try:
+            team.record_status(status)
+        except Exception:
+            log.exception("Keeping the click for the team server failed")
+            emit(self.notify, "Status not saved", "Your click could not be saved; see the log.")
+            return
+        self.state.update(status=status)
+
+    @Slot(object)
+    def _on_team_state(self, state: TeamState) -> None:
+        if self.runtime is not None:
+            self.state.update(offline=not state.online, waiting=state.waiting)
+
+    @Slot(object)
+    def _on_team_dropped(self, click: DroppedClick) -> None:
+        at = click.at.astimezone(self.zone)
+        emit(
+            self.notify,
+            "A click was not recorded",
+            f"The team server refused your {click.status.value} click of {at:%H:%M}: "
+            f"{click.reason}",
+        )
 
     def _guarded(self, failure: str, action: Callable[[], object]) -> None:
         """Run a service call for the user; an error becomes a notification."""

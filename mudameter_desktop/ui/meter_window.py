@@ -20,7 +20,13 @@ from mudameter_desktop import APP_NAME
 from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.icons import status_icon
 from mudameter_desktop.ui.signals import emit
-from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, live_meeting_line, room_line
+from mudameter_desktop.ui.state import (
+    STATUS_LABELS,
+    LiveState,
+    delivery_line,
+    live_meeting_line,
+    room_line,
+)
 from mudameter_desktop.ui.tray import TrayMenu
 
 ICON_SIZE = QSize(32, 32)
@@ -117,7 +123,11 @@ class MeterWindow(QWidget):
         self.problem.setVisible(bool(live.error))
         self.retry.setVisible(live.failed)
         if live.ready:
-            self.room.setText(room_line(live.room, live.muda))
+            self.room.setText(
+                delivery_line(live) or "Your clicks go to the team room."
+                if live.team_room
+                else room_line(live.room, live.muda)
+            )
             self.server.setText(server_line(live))
 
     @Slot(int)

@@ -43,6 +43,10 @@ class LiveState:
     share_on_lan: bool = False
     local_url: str = ""
     join_url: str = ""
+    # A team server's room the clicks go to ("": this computer's store), and its delivery.
+    team_room: str = ""
+    offline: bool = False  # the room could not be reached with the oldest waiting click
+    waiting: int = 0  # clicks kept locally, not delivered yet
 
     @property
     def failed(self) -> bool:
@@ -119,6 +123,8 @@ def live_meeting_line(live: LiveState, zone: tzinfo) -> str:
         return line if live.running else f"{line} (ended)"
     if live.plan is not None:
         return f"{meeting_line(live.plan, zone)} (no clicks yet)"
+    if live.team_room:
+        return f"Team room {live.team_room}"
     return "No meeting"
 
 
@@ -129,10 +135,28 @@ def room_line(room: Counts, muda: float | None) -> str:
     )
 
 
+def clicks(count: int) -> str:
+    return "1 click" if count == 1 else f"{count} clicks"
+
+
+def delivery_line(live: LiveState) -> str | None:
+    """How the clicks to a team server's room fare, when there is something to say."""
+    if not live.team_room or not (live.offline or live.waiting):
+        return None
+    # Online with clicks waiting is the moment of sending one: not "offline".
+    return f"{'Offline' if live.offline else 'Sending'} \u2014 {clicks(live.waiting)} waiting"
+
+
 def tooltip(live: LiveState, zone: tzinfo) -> str:
     if not live.ready:
         return "Muda Meter — starting…" if live.error is None else f"Muda Meter — {live.error}"
     you = STATUS_LABELS[live.status] if live.status else "no status"
-    return "\n".join(
-        (live_meeting_line(live, zone), f"You: {you}", f"Room muda so far: {percent(live.muda)}")
-    )
+    lines = [live_meeting_line(live, zone), f"You: {you}"]
+    if live.team_room:
+        lines.append(f"Team room: {live.team_room}")
+    else:
+        lines.append(f"Room muda so far: {percent(live.muda)}")
+    delivery = delivery_line(live)
+    if delivery is not None:
+        lines.append(delivery)
+    return "\n".join(lines)

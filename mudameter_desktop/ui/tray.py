@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.icons import status_icon
-from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, live_meeting_line
+from mudameter_desktop.ui.state import STATUS_LABELS, LiveState, delivery_line, live_meeting_line
 
 MAX_LINE_PX = 320  # a long title or error is elided: the menu never grows wider than this
 
@@ -32,6 +32,9 @@ class TrayMenu(QMenu):
         self.addSeparator()
         self.meeting = self.addAction("Starting…")
         self.meeting.setEnabled(False)
+        self.delivery = self.addAction("")  # a team server's room: "Offline — 2 clicks waiting"
+        self.delivery.setEnabled(False)
+        self.delivery.setVisible(False)
         self.retry = self.addAction("&Retry opening the database")
         self.retry.setVisible(False)
         self.start_meeting = self.addAction("S&tart meeting now…")
@@ -75,6 +78,9 @@ class TrayMenu(QMenu):
         for action in self.status_actions.values():
             action.setEnabled(not live.failed)  # nowhere to keep a click without a store
         self.retry.setVisible(live.failed)
+        delivery = delivery_line(live)
+        self.delivery.setText(delivery or "")
+        self.delivery.setVisible(delivery is not None)
         for action in self._needs_backend:
             action.setEnabled(live.ready)
         self.end_meeting.setEnabled(live.ready and live.meeting is not None and live.running)

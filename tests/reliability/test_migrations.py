@@ -82,6 +82,8 @@ def fill_every_table(url: str) -> dict[str, dict[str, object]]:
                     row[column.name] = value_for(table.name, column)
             names = ", ".join(row)
             marks = ", ".join("?" for _ in row)
+            # A row a migration seeded (0006's room `default`) makes way: one row per table.
+            connection.exec_driver_sql(f"DELETE FROM {table.name}")  # noqa: S608
             # Raw SQL, as an old app version wrote it: text times, no ORM types.
             connection.exec_driver_sql(
                 f"INSERT INTO {table.name} ({names}) VALUES ({marks})",  # noqa: S608

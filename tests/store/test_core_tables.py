@@ -25,6 +25,8 @@ def test_the_models_map_the_core_tables() -> None:
         models.Participant: tables.participant,
         models.StatusChange: tables.status_change,
         models.EngagementSample: tables.engagement_sample,
+        models.Outbox: tables.outbox,
+        models.RemoteParticipant: tables.remote_participant,
     }
     for model, table in mapped.items():
         assert model.__table__ is table

@@ -1,0 +1,114 @@
+"""The tray as a client of a team server's room (issue 13): a click from the tray menu
+reaches the room on a real `mudameter --headless` team server on PostgreSQL; with the
+server gone the tray says it is offline and how many clicks wait, and they arrive,
+each once, when it is back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from mudameter_desktop.domain.statuses import Status
+from mudameter_desktop.runtime import Runtime
+from mudameter_desktop.services.team_client import Backoff, HostLink, TeamClient
+from mudameter_desktop.store.database import OpenedStore
+from mudameter_desktop.ui.application import DesktopApp
+from mudameter_desktop.ui.state import LiveState, delivery_line, tooltip
+from tests.postgres import PostgresCluster
+from tests.team_server import TeamServer
+from tests.ui.conftest import QuitRecorder, dispose, start_app
+
+
+@pytest.fixture
+def team_server(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[TeamServer]:
+    server = TeamServer.start(postgres_cluster, tmp_path)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def connected(
+    qtbot: QtBot,
+    runtime: Runtime,
+    store: OpenedStore,
+    team_server: TeamServer,
+    quit_recorder: QuitRecorder,
+) -> Iterator[DesktopApp]:
+    """The tray app with its clicks going to the team server's room."""
+    runtime.team = TeamClient(
+        HostLink.parse(team_server.host_link), store.engine, backoff=Backoff(0.1, 0.5)
+    )
+    app = start_app(qtbot, runtime, quit_recorder)
+    yield app
+    app.quit()
+    dispose(app)
+
+
+def room_now(team_server: TeamServer) -> dict[str, Any]:
+    """The room's people now, as the room's host reads them over HTTP."""
+    meetings = team_server.get("/meetings").json()["items"]
+    if not meetings:
+        return {}
+    detail = team_server.get(f"/meetings/{meetings[0]['id']}")
+    assert detail.status_code == 200, detail.text
+    room: dict[str, Any] = detail.json()["room"]
+    return room
+
+
+@pytest.mark.pg
+@pytest.mark.slow
+@pytest.mark.usefixtures("tray_available")
+def test_a_tray_click_reaches_the_room_and_offline_clicks_wait_then_arrive(
+    connected: DesktopApp, team_server: TeamServer, qtbot: QtBot
+) -> None:
+    live = lambda: connected.state.live  # noqa: E731 - read afresh after each wait
+    assert live().team_room == team_server.slug
+    assert not connected.menu.share_on_lan.isChecked()
+
+    connected.menu.status_actions[Status.ENGAGED].trigger()
+    assert connected.menu.status_actions[Status.ENGAGED].isChecked()
+    qtbot.waitUntil(
+        lambda: room_now(team_server) == {"speaking": 0, "engaged": 1, "disengaged": 0},
+        timeout=20_000,
+    )
+    qtbot.waitUntil(lambda: live().waiting == 0 and not live().offline, timeout=10_000)
+    assert "clicks waiting" not in connected.tray.toolTip()
+
+    team_server.stop()
+    connected.menu.status_actions[Status.DISENGAGED].trigger()
+    qtbot.waitUntil(lambda: live().offline and live().waiting == 1, timeout=20_000)
+    assert "Offline \u2014 1 click waiting" in connected.tray.toolTip()
+    assert connected.menu.delivery.isVisible()
+    assert connected.menu.delivery.text() == "Offline \u2014 1 click waiting"
+    assert connected.menu.status_actions[Status.DISENGAGED].isChecked()
+
+    team_server.resume()
+    qtbot.waitUntil(lambda: live().waiting == 0 and not live().offline, timeout=30_000)
+    assert not connected.menu.delivery.isVisible()
+    assert "waiting" not in connected.tray.toolTip()
+    assert room_now(team_server) == {"speaking": 0, "engaged": 0, "disengaged": 1}
+    statuses = [status for _, status, _ in team_server.status_changes()]
+    assert statuses == ["engaged", "disengaged"]  # each once, one host participant
+    assert len({participant for participant, _, _ in team_server.status_changes()}) == 1
+
+
+def test_the_tray_says_how_the_clicks_to_the_room_fare() -> None:
+    connected = LiveState(ready=True, team_room="team-a")
+    assert delivery_line(connected) is None  # all delivered: nothing to say
+    assert delivery_line(LiveState(ready=True, offline=True, waiting=3)) is None  # not connected
+    offline = LiveState(ready=True, team_room="team-a", offline=True, waiting=1)
+    assert delivery_line(offline) == "Offline \u2014 1 click waiting"
+    sending = LiveState(ready=True, team_room="team-a", waiting=2)
+    assert delivery_line(sending) == "Sending \u2014 2 clicks waiting"
+    assert tooltip(offline, UTC).splitlines()[1:] == [
+        "You: no status",
+        "Team room: team-a",
+        "Offline \u2014 1 click waiting",
+    ]
