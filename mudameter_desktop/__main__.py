@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mudameter",
         description=f"{APP_NAME}: measure wasted meeting time from the system tray.",
+        epilog="A team server's rooms: mudameter rooms --help",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(

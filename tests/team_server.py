@@ -133,6 +133,15 @@ class TeamServer:
             timeout=10,
         )
 
+    def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """A POST in the room with the host's token (as another client of the room)."""
+        return httpx.post(
+            f"{self.room_url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.host_token}"},
+            timeout=10,
+        )
+
     def status_changes(self) -> list[tuple[str, str, datetime]]:
         """Every status change stored in the room: (participant id, status, at), in time order."""
         with self.engine.connect() as connection:

@@ -20,6 +20,7 @@ from mudameter_desktop.api.events import EVENT_ROUTES
 from mudameter_desktop.api.gate import Caller
 from mudameter_desktop.api.schemas import (
     Health,
+    Live,
     MeetingDetail,
     MeetingRequest,
     RenameRequest,
@@ -124,13 +125,26 @@ def record_status(
     """
     if data.kind is not ParticipantKind.LAN and not caller.is_host:
         raise PermissionDeniedException("Only the host can post as the local participant")
+    if data.at is not None and data.kind is not ParticipantKind.LOCAL:
+        raise PermissionDeniedException(
+            'Only the host\'s own clicks ("kind": "local") may say when they were made'
+        )
+    try:
+        made_at = parse_time(data.at)
+    except ValueError as error:
+        raise ValidationException(str(error)) from error
     return service.record_status(
-        data.status,
-        data.participant_id,
-        kind=data.kind,
-        client=caller.address,
-        at=parse_time(data.at),
+        data.status, data.participant_id, kind=data.kind, client=caller.address, at=made_at
     )
+
+
+@get("/live", sync_to_thread=True, operation_id="live", summary="The room now")
+def live(service: NamedDependency[MeterService]) -> Live:
+    """The meeting a click goes to now (or the slot it would create), the room and the muda.
+
+    What the desktop app's tray shows; it reads nothing personal and creates nothing.
+    """
+    return Live.of(service.live_view())
 
 
 @post(
@@ -256,6 +270,7 @@ ROOM_ROUTES = [
     delete_meeting,
     record_status,
     visit,
+    live,
     participant_page,
     static_file,
     *TREND_ROUTES,

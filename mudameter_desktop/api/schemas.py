@@ -86,12 +86,8 @@ class StatusRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     kind: ParticipantKind = ParticipantKind.LAN
     # When a local click was made, for one that waited (the desktop app offline): at most
     # 7 days old; it goes into the meeting of its own time, and sent twice counts once.
+    # Checked by the handler, after who may send it (a LAN client gets its 403 first).
     at: Timestamp | None = None
-
-    def __post_init__(self) -> None:
-        if self.at is not None and self.kind is not ParticipantKind.LOCAL:
-            raise ValueError('at is for the local participant\'s clicks ("kind": "local")')
-        parse_time(self.at)
 
 
 class VisitRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -153,4 +149,39 @@ class MeetingDetail(views.MeetingSummary):
             people,
             detail.engagement_samples,
             detail.room,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMeeting:
+    """The hourly slot (or calendar event) a click would create: not in the history yet."""
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """The room now, as the desktop app's tray shows it (the service's live view)."""
+
+    meeting: views.MeetingView | None  # the meeting a click goes to now, if it exists yet
+    plan: PlannedMeeting | None  # else the slot a click would create
+    running: bool  # False after "End meeting now" until the next meeting
+    room: Counts  # each live participant once, under their current status
+    totals: Counts  # the meeting's participant-minutes so far
+    recent: list[Counts]  # the last complete minutes' buckets, oldest first
+    muda: float | None
+
+    @classmethod
+    def of(cls, view: views.LiveView) -> Live:
+        plan = view.plan
+        return cls(
+            view.meeting,
+            PlannedMeeting(plan.title, plan.starts_at, plan.ends_at) if plan else None,
+            view.running,
+            view.room,
+            view.totals,
+            list(view.recent),
+            view.muda,
         )

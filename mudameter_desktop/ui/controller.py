@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ from mudameter_desktop.ui.tasks import Batch, Job, TaskRunner
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
     from mudameter_desktop.services.meter import MeterService
+    from mudameter_desktop.services.room_watch import RoomNow
     from mudameter_desktop.services.team_client import DroppedClick, TeamClient, TeamState
     from mudameter_desktop.services.views import LiveView, MeetingSummary
 
@@ -69,6 +71,7 @@ class MeterController(QObject):
     _hub_changed = Signal(object)  # a MeetingChange, emitted in the writer's thread
     _team_state = Signal(object)  # a TeamState, emitted in the team client's sender thread
     _team_dropped = Signal(object)  # a DroppedClick, likewise
+    _room_changed = Signal(object)  # a RoomNow, emitted in the room watch's reading thread
 
     def __init__(self, state: MeterState, tasks: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -92,6 +95,9 @@ class MeterController(QObject):
         self._hub_changed.connect(self._on_change)
         self._team_state.connect(self._on_team_state)
         self._team_dropped.connect(self._on_team_dropped)
+        self._room_changed.connect(self._on_room_changed)
+        self._room: RoomNow | None = None  # a team server room's live view, as last read
+        self._status_meeting: int | None = None  # the remote meeting of the last click
         # Sharing stops when the laptop leaves the network it shares on (lan-access).
         self._network = QTimer(self, interval=NETWORK_CHECK_MS)
         self._network.timeout.connect(self.check_network)
@@ -138,6 +144,8 @@ class MeterController(QObject):
                 on_state=lambda state: emit(self._team_state, state),
                 on_dropped=lambda click: emit(self._team_dropped, click),
             )
+        if runtime.watch is not None:
+            runtime.watch.start(lambda now: emit(self._room_changed, now))
         queued, self._queued = self._queued, []
         for status in queued:
             self._record(status)
@@ -290,16 +298,18 @@ class MeterController(QObject):
     # -- live state -------------------------------------------------------
 
     def refresh_live(self, announce: bool = True) -> None:
-        """Show the service's live view (from its memory: no SQL while the meeting is known)."""
+        """Show the live view: the service's (from its memory: no SQL while the meeting is
+        known), or a team server room's as last read (`services.room_watch`)."""
         runtime = self.runtime
         if runtime is None:
             return
-        if runtime.team is not None:
-            # The room's meetings live on the team server (read remotely: a later step);
-            # the local store's would be another room's.
+        if runtime.watch is None:
+            view: LiveView | None = runtime.service.live_view(self._participant_id)
+        else:
+            view = self._remote_view()
+        if view is None:  # the team server's room not read yet
             self.state.update(meeting=None, plan=None, running=False, room=Counts(), muda=None)
             return
-        view = runtime.service.live_view(self._participant_id)
         previous, current = self._meeting_id, view.meeting.id if view.meeting else None
         self._meeting_id = current
         self.state.update(
@@ -309,10 +319,33 @@ class MeterController(QObject):
             room=view.room,
             status=view.status,
             muda=view.muda,
+            stale=self._room is not None and self._room.stale,
         )
         if announce and previous != current:
             self._announce(previous, view)
         self._maybe_nudge(view)
+
+    def _remote_view(self) -> LiveView | None:
+        """The room's view as last read, with this app's status while its click's meeting
+        is the one shown (the server's view is the room's, not a person's)."""
+        view = self._room.view if self._room is not None else None
+        if view is None:
+            return None
+        shown = view.meeting.id if view.meeting else None
+        status = self.state.live.status
+        if self._status_meeting is None:
+            self._status_meeting = shown  # clicked before its meeting existed
+        elif self._status_meeting != shown:
+            status = None  # another meeting now: the click counts in its own
+        return replace(view, status=status)
+
+    @Slot(object)
+    def _on_room_changed(self, now: RoomNow) -> None:
+        if self.runtime is None:
+            return
+        self._room = now
+        self.refresh_live()
+        emit(self.refreshed)
 
     @Slot()
     def tick(self) -> None:
@@ -395,6 +428,7 @@ class MeterController(QObject):
             log.exception("Keeping the click for the team server failed")
             emit(self.notify, "Status not saved", "Your click could not be saved; see the log.")
             return
+        self._status_meeting = self._meeting_id
         self.state.update(status=status)
 
     @Slot(object)
@@ -434,7 +468,8 @@ class MeterController(QObject):
         settings = self.settings
         if not settings.notify_meetings:
             return
-        if ended_id is not None:
+        # A team server room's meeting is not in this computer's store: no sum-up of it.
+        if ended_id is not None and self.runtime is not None and self.runtime.watch is None:
             try:
                 ended = self._service().history.summary(ended_id)
             except NotFoundError:

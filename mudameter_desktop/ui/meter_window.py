@@ -123,11 +123,9 @@ class MeterWindow(QWidget):
         self.problem.setVisible(bool(live.error))
         self.retry.setVisible(live.failed)
         if live.ready:
-            self.room.setText(
-                delivery_line(live) or "Your clicks go to the team room."
-                if live.team_room
-                else room_line(live.room, live.muda)
-            )
+            delivery = delivery_line(live)
+            room = room_line(live.room, live.muda)
+            self.room.setText(f"{room}\n{delivery}" if delivery else room)
             self.server.setText(server_line(live))
 
     @Slot(int)

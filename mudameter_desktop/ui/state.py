@@ -47,6 +47,7 @@ class LiveState:
     team_room: str = ""
     offline: bool = False  # the room could not be reached with the oldest waiting click
     waiting: int = 0  # clicks kept locally, not delivered yet
+    stale: bool = False  # the room's view is the last one read: the server does not answer
 
     @property
     def failed(self) -> bool:
@@ -118,11 +119,12 @@ def live_meeting_line(live: LiveState, zone: tzinfo) -> str:
     """The meeting a click goes to now, also before anyone has clicked."""
     if not live.ready:
         return live.error or "Starting…"
+    known = " (last known)" if live.stale else ""
     if live.meeting is not None:
         line = meeting_line(live.meeting, zone)
-        return line if live.running else f"{line} (ended)"
+        return (line if live.running else f"{line} (ended)") + known
     if live.plan is not None:
-        return f"{meeting_line(live.plan, zone)} (no clicks yet)"
+        return f"{meeting_line(live.plan, zone)} (no clicks yet){known}"
     if live.team_room:
         return f"Team room {live.team_room}"
     return "No meeting"
@@ -152,10 +154,9 @@ def tooltip(live: LiveState, zone: tzinfo) -> str:
         return "Muda Meter — starting…" if live.error is None else f"Muda Meter — {live.error}"
     you = STATUS_LABELS[live.status] if live.status else "no status"
     lines = [live_meeting_line(live, zone), f"You: {you}"]
+    lines.append(f"Room muda so far: {percent(live.muda)}")
     if live.team_room:
         lines.append(f"Team room: {live.team_room}")
-    else:
-        lines.append(f"Room muda so far: {percent(live.muda)}")
     delivery = delivery_line(live)
     if delivery is not None:
         lines.append(delivery)

@@ -281,14 +281,41 @@ def test_the_host_sends_a_click_that_waited_with_its_own_time(
     assert [p["status"] for p in detail["participants"]] == ["disengaged"]
     assert client.post(path, json=late, headers=key).status_code == 403
     as_lan = client.post(path, json={**late, "kind": "lan"}, headers=host)
-    assert as_lan.status_code == 400
-    assert "local participant" in as_lan.text
+    assert as_lan.status_code == 403
+    assert "may say when they were made" in as_lan.json()["detail"]
+    as_lan_with_key = client.post(path, json={**late, "kind": "lan"}, headers=key)
+    assert as_lan_with_key.status_code == 403
     future = client.post(path, json={**late, "at": "2026-11-27T10:21:00Z"}, headers=host)
     assert future.status_code == 400
     assert "future" in future.json()["detail"]
     for bad in ("2026-11-27T10:17:30", "yesterday", "2026-11-01T10:00:00Z"):
         refused = client.post(path, json={**late, "at": bad}, headers=host)
         assert refused.status_code == 400, bad
+
+
+def test_the_room_now_as_the_tray_shows_it(
+    team_server: ClientFactory, team_a: RoomRecord, meeting_clock: FakeClock
+) -> None:
+    """`GET …/live`: the desktop app's tray when it is a team server's client (issue 13)."""
+    client = team_server(LAN_ADDRESS)
+    host, key = bearer(team_a.host_token), bearer(team_a.participant_key)
+    before = client.get("/rooms/team-a/live", headers=key)
+    assert before.status_code == 200, before.text
+    assert before.json()["meeting"] is None  # nobody clicked: the slot a click would make
+    assert before.json()["plan"]["starts_at"] == "2026-11-27T10:00:00Z"
+    assert client.get("/rooms/team-a/meetings", headers=key).json()["total"] == 0  # none made
+    client.post("/rooms/team-a/users/status", json={"status": "disengaged"}, headers=key)
+    client.post("/rooms/team-a/users/status", json={"status": "engaged"}, headers=host)
+    meeting_clock.advance(minutes=2)
+    now = client.get("/rooms/team-a/live", headers=host).json()
+    assert now["meeting"]["starts_at"] == "2026-11-27T10:00:00Z"
+    assert now["plan"] is None
+    assert now["running"] is True
+    assert now["room"] == {"speaking": 0, "engaged": 1, "disengaged": 1}
+    assert now["totals"] == {"speaking": 0, "engaged": 3, "disengaged": 3}  # 10:15-10:17
+    assert now["muda"] == 0.5
+    assert now["recent"][-1] == {"speaking": 0, "engaged": 1, "disengaged": 1}
+    assert client.get("/rooms/team-a/live").status_code == 401  # the room's key is needed
 
 
 def test_the_default_rooms_host_token_at_the_seed_paths(

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
-from mudameter_desktop.domain.statuses import Status
+from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.runtime import Runtime
+from mudameter_desktop.services.room_watch import RoomWatch
 from mudameter_desktop.services.team_client import Backoff, HostLink, TeamClient
 from mudameter_desktop.store.database import OpenedStore
 from mudameter_desktop.ui.application import DesktopApp
@@ -42,9 +43,9 @@ def connected(
     quit_recorder: QuitRecorder,
 ) -> Iterator[DesktopApp]:
     """The tray app with its clicks going to the team server's room."""
-    runtime.team = TeamClient(
-        HostLink.parse(team_server.host_link), store.engine, backoff=Backoff(0.1, 0.5)
-    )
+    link = HostLink.parse(team_server.host_link)
+    runtime.team = TeamClient(link, store.engine, backoff=Backoff(0.1, 0.5))
+    runtime.watch = RoomWatch(link, backoff=Backoff(0.1, 0.5))
     app = start_app(qtbot, runtime, quit_recorder)
     yield app
     app.quit()
@@ -80,6 +81,16 @@ def test_a_tray_click_reaches_the_room_and_offline_clicks_wait_then_arrive(
     )
     qtbot.waitUntil(lambda: live().waiting == 0 and not live().offline, timeout=10_000)
     assert "clicks waiting" not in connected.tray.toolTip()
+    # The tray shows the room as the server has it, live: another client's click too.
+    qtbot.waitUntil(lambda: live().room == Counts(engaged=1), timeout=10_000)
+    meeting = live().meeting
+    assert meeting is not None
+    assert meeting.id == team_server.get("/meetings").json()["items"][0]["id"]
+    assert team_server.post("/users/status", {"status": "speaking"}).status_code == 200
+    qtbot.waitUntil(lambda: live().room == Counts(speaking=1, engaged=1), timeout=10_000)
+    assert live().status is Status.ENGAGED  # the app's own, in the meeting shown
+    assert live().muda == 0.0
+    assert "(last known)" not in connected.tray.toolTip()
 
     team_server.stop()
     connected.menu.status_actions[Status.DISENGAGED].trigger()
@@ -88,15 +99,24 @@ def test_a_tray_click_reaches_the_room_and_offline_clicks_wait_then_arrive(
     assert connected.menu.delivery.isVisible()
     assert connected.menu.delivery.text() == "Offline \u2014 1 click waiting"
     assert connected.menu.status_actions[Status.DISENGAGED].isChecked()
+    qtbot.waitUntil(lambda: live().stale, timeout=20_000)  # the room's view, last known
+    assert live().room == Counts(speaking=1, engaged=1)
+    assert "(last known)" in connected.tray.toolTip()
 
     team_server.resume()
     qtbot.waitUntil(lambda: live().waiting == 0 and not live().offline, timeout=30_000)
     assert not connected.menu.delivery.isVisible()
     assert "waiting" not in connected.tray.toolTip()
-    assert room_now(team_server) == {"speaking": 0, "engaged": 0, "disengaged": 1}
-    statuses = [status for _, status, _ in team_server.status_changes()]
-    assert statuses == ["engaged", "disengaged"]  # each once, one host participant
-    assert len({participant for participant, _, _ in team_server.status_changes()}) == 1
+    qtbot.waitUntil(
+        lambda: not live().stale and live().room == Counts(speaking=1, disengaged=1),
+        timeout=30_000,
+    )
+    assert "(last known)" not in connected.tray.toolTip()
+    assert room_now(team_server) == {"speaking": 1, "engaged": 0, "disengaged": 1}
+    changes = team_server.status_changes()
+    assert [status for _, status, _ in changes] == ["engaged", "speaking", "disengaged"]
+    host = {participant for participant, status, _ in changes if status != "speaking"}
+    assert len(host) == 1  # each click once, by one host participant
 
 
 def test_the_tray_says_how_the_clicks_to_the_room_fare() -> None:
@@ -109,6 +129,9 @@ def test_the_tray_says_how_the_clicks_to_the_room_fare() -> None:
     assert delivery_line(sending) == "Sending \u2014 2 clicks waiting"
     assert tooltip(offline, UTC).splitlines()[1:] == [
         "You: no status",
+        "Room muda so far: \u2014",
         "Team room: team-a",
         "Offline \u2014 1 click waiting",
     ]
+    stale = LiveState(ready=True, team_room="team-a", stale=True, plan=None)
+    assert tooltip(stale, UTC).splitlines()[0] == "Team room team-a"

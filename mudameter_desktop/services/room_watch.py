@@ -1,0 +1,230 @@
+"""The team server room's live view, kept fresh in the background (SPEC §7; issue 13).
+
+What the tray shows of a remote room comes from `GET {room}/live`. Two
+threads keep it fresh: one follows the room's Server-Sent Events
+(`GET {room}/events`, a change made through any server process) and marks the
+view dirty on each; the other reads the view whenever it is dirty and at each
+minute boundary (a minute passing changes the muda without an event). Events
+that arrive during a read make one more read, not one each.
+
+When the server cannot be reached the last view stays, marked stale, and both
+threads try again after 1 s, doubling to 30 s. Nothing here knows about Qt:
+`on_change` is called from the reading thread and the UI hands it over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from mudameter_desktop.domain.meetings import MeetingPlan, floor_minute
+from mudameter_desktop.domain.statuses import Counts
+from mudameter_desktop.services.team_client import (
+    CLOSE_TIMEOUT_S,
+    CONNECT_TIMEOUT_S,
+    READ_TIMEOUT_S,
+    Backoff,
+    HostLink,
+)
+from mudameter_desktop.services.views import LiveView, MeetingView
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["RoomNow", "RoomWatch", "live_view_of"]
+
+log = logging.getLogger(__name__)
+
+# The server sends a comment line every 15 s: a stream quiet for longer is dead.
+EVENTS_READ_TIMEOUT_S = 40.0
+AFTER_MINUTE = timedelta(milliseconds=500)  # read once the minute's carry is stored
+
+
+@dataclass(frozen=True, slots=True)
+class RoomNow:
+    """The last live view read from the room, and whether the room answers now."""
+
+    view: LiveView | None  # None until the first read
+    stale: bool = False  # the server could not be reached since that read
+    problem: str | None = None  # why, one line for the user
+
+
+class RoomWatch:
+    """The room's live view, re-read on its events and every minute (see the module doc)."""
+
+    def __init__(
+        self,
+        link: HostLink,
+        *,
+        backoff: Backoff | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.link = link
+        self._backoff = backoff or Backoff()
+        self._transport = transport
+        self._clock = clock
+        self._on_change: Callable[[RoomNow], None] | None = None
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._stream: httpx.Response | None = None  # the events being followed
+        self.now = RoomNow(None)
+
+    def start(self, on_change: Callable[[RoomNow], None]) -> None:
+        """Read the room now and follow it; `on_change` gets every new `RoomNow`."""
+        if self._threads:
+            return
+        self._on_change = on_change
+        self._dirty.set()
+        for target, name in ((self._read_loop, "reader"), (self._follow_loop, "events")):
+            thread = threading.Thread(target=target, name=f"mudameter-room-{name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def refresh(self) -> None:
+        """Read the view again soon (after the app's own click, say)."""
+        self._dirty.set()
+
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Stop both threads within `timeout`; a request still in flight is abandoned."""
+        self._stop.set()
+        self._dirty.set()
+        stream = self._stream
+        if stream is not None:
+            with contextlib.suppress(Exception):  # wakes the follower blocked on a quiet stream
+                stream.close()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # -- the threads ----------------------------------------------------------
+
+    def _client(self, read_timeout: float) -> httpx.Client:
+        import httpx  # noqa: PLC0415 - only when connected
+
+        return httpx.Client(
+            timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT_S),
+            headers={"Authorization": f"Bearer {self.link.token}"},
+            transport=self._transport,
+            follow_redirects=False,
+        )
+
+    def _read_loop(self) -> None:
+        import httpx  # noqa: PLC0415
+
+        with self._client(READ_TIMEOUT_S) as client:
+            failures = 0
+            while not self._stop.is_set():
+                self._dirty.wait(self._until_next_minute())
+                if self._stop.is_set():
+                    return
+                self._dirty.clear()
+                try:
+                    view = self._read(client)
+                except (httpx.HTTPError, ValueError) as error:
+                    failures += 1
+                    self._publish(RoomNow(self.now.view, stale=True, problem=_problem(error)))
+                    self._stop.wait(self._backoff.after(failures))
+                    self._dirty.set()  # try again at once after the wait
+                    continue
+                failures = 0
+                self._publish(RoomNow(view))
+
+    def _follow_loop(self) -> None:
+        import httpx  # noqa: PLC0415
+
+        with self._client(EVENTS_READ_TIMEOUT_S) as client:
+            failures = 0
+            while not self._stop.is_set():
+                try:
+                    with client.stream("GET", f"{self.link.room_url}/events") as response:
+                        self._stream = response
+                        response.raise_for_status()
+                        failures = 0
+                        self._dirty.set()  # anything may have changed while not followed
+                        for line in response.iter_lines():
+                            if self._stop.is_set():
+                                return
+                            if line.startswith("data:"):
+                                self._dirty.set()
+                except httpx.HTTPError as error:
+                    log.debug("The room's event stream ended: %s", error)
+                    self._dirty.set()  # the reader finds out whether the room still answers
+                finally:
+                    self._stream = None
+                failures += 1
+                self._stop.wait(self._backoff.after(failures))
+
+    def _read(self, client: httpx.Client) -> LiveView:
+        response = client.get(f"{self.link.room_url}/live")
+        response.raise_for_status()
+        return live_view_of(response.json())
+
+    def _publish(self, now: RoomNow) -> None:
+        if now == self.now:
+            return
+        self.now = now
+        if self._on_change is not None:
+            self._on_change(now)
+
+    def _until_next_minute(self) -> float:
+        now = self._clock()
+        return (floor_minute(now) + timedelta(minutes=1) + AFTER_MINUTE - now).total_seconds()
+
+
+def live_view_of(answer: Any) -> LiveView:
+    """The service's `LiveView` from `GET …/live`'s JSON; ValueError if it is not one."""
+    try:
+        meeting, plan = answer["meeting"], answer["plan"]
+        return LiveView(
+            meeting=MeetingView(
+                int(meeting["id"]),
+                str(meeting["title"]),
+                _time(meeting["starts_at"]),
+                _time(meeting["ends_at"]),
+            )
+            if meeting
+            else None,
+            plan=MeetingPlan(
+                str(plan["title"]), _time(plan["starts_at"]), _time(plan["ends_at"]), None
+            )
+            if plan
+            else None,
+            running=bool(answer["running"]),
+            room=_counts(answer["room"]),
+            status=None,  # the room's, not a person's: the app knows its own clicks
+            totals=_counts(answer["totals"]),
+            recent=tuple(_counts(counts) for counts in answer["recent"]),
+        )
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"not a live view: {error}") from error
+
+
+def _time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"a time without its offset: {text!r}")
+    return moment.astimezone(UTC)
+
+
+def _counts(value: dict[str, int]) -> Counts:
+    return Counts(int(value["speaking"]), int(value["engaged"]), int(value["disengaged"]))
+
+
+def _problem(error: Exception) -> str:
+    import httpx  # noqa: PLC0415
+
+    if isinstance(error, httpx.HTTPStatusError):
+        return f"The team server answered {error.response.status_code}."
+    if isinstance(error, httpx.TimeoutException):
+        return "The team server does not answer."
+    if isinstance(error, httpx.HTTPError):
+        return "The team server cannot be reached."
+    return f"The team server's answer was not understood ({error})."
