@@ -42,6 +42,7 @@ class TeamServer:
     port: int
     host_link: str
     host_token: str
+    participant_key: str
     slug: str
     app: App | None = None
 
@@ -79,6 +80,7 @@ class TeamServer:
             port=port,
             host_link=room["host_link"],
             host_token=room["host_token"],
+            participant_key=room["participant_key"],
             slug=room["slug"],
         )
         server.resume()

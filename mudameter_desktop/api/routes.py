@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Response, delete, get, patch, post
+from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import (
     HTTPException,
@@ -18,11 +18,13 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from mudameter_desktop import __version__
 from mudameter_desktop.api.events import EVENT_ROUTES
 from mudameter_desktop.api.gate import Caller
+from mudameter_desktop.api.rooms import room_of
 from mudameter_desktop.api.schemas import (
     Health,
     Live,
     MeetingDetail,
     MeetingRequest,
+    ParticipantKey,
     RenameRequest,
     StatusRequest,
     VisitRequest,
@@ -145,6 +147,24 @@ def live(service: NamedDependency[MeterService]) -> Live:
     What the desktop app's tray shows; it reads nothing personal and creates nothing.
     """
     return Live.of(service.live_view())
+
+
+@get(
+    "/participant-key",
+    sync_to_thread=False,
+    operation_id="participantKey",
+    summary="The room's participant key (host)",
+)
+def participant_key(
+    request: Request[Any, Any, Any], caller: NamedDependency[Caller]
+) -> ParticipantKey:
+    """What the room's join link carries: the desktop app connected to a team server shows
+    that link and its QR code. The host's only."""
+    _host_only(caller, "read the room's participant key")
+    room = room_of(request.scope)
+    if room is None:
+        raise NotFoundException("no room")
+    return ParticipantKey(room.access.key)
 
 
 @post(
@@ -271,6 +291,7 @@ ROOM_ROUTES = [
     record_status,
     visit,
     live,
+    participant_key,
     participant_page,
     static_file,
     *TREND_ROUTES,

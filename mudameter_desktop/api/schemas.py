@@ -185,3 +185,10 @@ class Live:
             list(view.recent),
             view.muda,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantKey:
+    """The room's participant key: the host's, to show the join link and its QR code."""
+
+    participant_key: str

@@ -5,7 +5,9 @@ threads keep it fresh: one follows the room's Server-Sent Events
 (`GET {room}/events`, a change made through any server process) and marks the
 view dirty on each; the other reads the view whenever it is dirty and at each
 minute boundary (a minute passing changes the muda without an event). Events
-that arrive during a read make one more read, not one each.
+that arrive during a read make one more read, not one each. The room's join
+link (its participant key, the host's to read) is read with the first view and
+again each minute, so a new key reaches the QR code.
 
 When the server cannot be reached the last view stays, marked stale, and both
 threads try again after 1 s, doubling to 30 s. Nothing here knows about Qt:
@@ -53,6 +55,7 @@ class RoomNow:
     view: LiveView | None  # None until the first read
     stale: bool = False  # the server could not be reached since that read
     problem: str | None = None  # why, one line for the user
+    join_link: str = ""  # the room's join link for phones ("" until read)
 
 
 class RoomWatch:
@@ -122,20 +125,23 @@ class RoomWatch:
         with self._client(READ_TIMEOUT_S) as client:
             failures = 0
             while not self._stop.is_set():
-                self._dirty.wait(self._until_next_minute())
+                minute_passed = not self._dirty.wait(self._until_next_minute())
                 if self._stop.is_set():
                     return
                 self._dirty.clear()
+                join_link = self.now.join_link
                 try:
                     view = self._read(client)
+                    if minute_passed or not join_link:  # a new key reaches the QR code
+                        join_link = self._read_join_link(client)
                 except (httpx.HTTPError, ValueError) as error:
                     failures += 1
-                    self._publish(RoomNow(self.now.view, stale=True, problem=_problem(error)))
+                    self._publish(RoomNow(self.now.view, True, _problem(error), self.now.join_link))
                     self._stop.wait(self._backoff.after(failures))
                     self._dirty.set()  # try again at once after the wait
                     continue
                 failures = 0
-                self._publish(RoomNow(view))
+                self._publish(RoomNow(view, join_link=join_link))
 
     def _follow_loop(self) -> None:
         import httpx  # noqa: PLC0415
@@ -166,6 +172,16 @@ class RoomWatch:
         response = client.get(f"{self.link.room_url}/live")
         response.raise_for_status()
         return live_view_of(response.json())
+
+    def _read_join_link(self, client: httpx.Client) -> str:
+        """The join link, from the room's participant key (read once: a new key is rare)."""
+        response = client.get(f"{self.link.room_url}/participant-key")
+        response.raise_for_status()
+        answer = response.json()
+        key = answer.get("participant_key") if isinstance(answer, dict) else None
+        if not isinstance(key, str) or not key:
+            raise ValueError("no participant key in the answer")
+        return self.link.join_link(key)
 
     def _publish(self, now: RoomNow) -> None:
         if now == self.now:

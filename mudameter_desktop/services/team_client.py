@@ -129,6 +129,10 @@ class HostLink:
         """The link itself, as `parse` reads it back (it holds the token: never log it)."""
         return f"{self.room_url}/#host={quote(self.token, safe='')}"
 
+    def join_link(self, participant_key: str) -> str:
+        """The room's join link (what phones open), for its participant key."""
+        return f"{self.room_url}/#key={quote(participant_key, safe='')}"
+
     def __repr__(self) -> str:  # no token in logs or tracebacks
         return f"HostLink({self.room_url!r})"
 

@@ -135,7 +135,8 @@ class MeterController(QObject):
             error=runtime.server_error and f"Server not running: {runtime.server_error}",
             share_on_lan=is_shared(server) if server else runtime.settings.share_on_lan,
             local_url=server.local_url if server else "",
-            join_url=server.join_url() if server else "",
+            # Connected, phones join the team server's room: its link comes with its view.
+            join_url=server.join_url() if server and not team else "",
             team_room=team.link.slug if team else "",
             waiting=team.state.waiting if team else 0,
         )
@@ -263,6 +264,13 @@ class MeterController(QObject):
         runtime = self.runtime
         if runtime is None:
             return
+        if runtime.team is not None:
+            emit(
+                self.notify,
+                "The room key is the team server's",
+                "Its administrator gives the room a new key: mudameter rooms new-key SLUG.",
+            )
+            return
         key = runtime.access.regenerate()
         self.save_settings(runtime.settings.with_changes(room_key=key))
         if runtime.server is not None:
@@ -344,6 +352,8 @@ class MeterController(QObject):
         if self.runtime is None:
             return
         self._room = now
+        if now.join_link:
+            self.state.update(join_url=now.join_link)
         self.refresh_live()
         emit(self.refreshed)
 

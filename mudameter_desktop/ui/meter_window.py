@@ -47,7 +47,7 @@ def placement(anchor: QRect, size: QSize, area: QRect) -> QPoint:
 
 def server_line(live: LiveState) -> str:
     """Where colleagues join: the join link once shared, else this machine's page."""
-    if live.share_on_lan and live.join_url:
+    if live.joinable:
         return f"Join from a phone:\n{live.join_url}"
     return f"Participant page (this computer only):\n{live.local_url}" if live.local_url else ""
 

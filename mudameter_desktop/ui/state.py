@@ -50,6 +50,11 @@ class LiveState:
     stale: bool = False  # the room's view is the last one read: the server does not answer
 
     @property
+    def joinable(self) -> bool:
+        """Whether phones can open `join_url`: shared on the LAN, or a team server's room."""
+        return bool(self.join_url) and (self.share_on_lan or bool(self.team_room))
+
+    @property
     def failed(self) -> bool:
         """Whether the store could not be opened (nothing can be recorded)."""
         return not self.ready and self.error is not None

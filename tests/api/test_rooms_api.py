@@ -318,6 +318,26 @@ def test_the_room_now_as_the_tray_shows_it(
     assert client.get("/rooms/team-a/live").status_code == 401  # the room's key is needed
 
 
+def test_the_host_reads_the_rooms_participant_key_for_its_join_link(
+    team_server: ClientFactory, team_a: RoomRecord, rooms: RoomDirectory
+) -> None:
+    client = team_server(LAN_ADDRESS)
+    host, key = bearer(team_a.host_token), bearer(team_a.participant_key)
+    answer = client.get("/rooms/team-a/participant-key", headers=host)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"participant_key": team_a.participant_key}
+    refused = client.get("/rooms/team-a/participant-key", headers=key)
+    assert refused.status_code == 403
+    renewed = rooms.new_key("team-a")
+    time.sleep(RECORD_TTL_S + 0.1)  # the servers read a room's record again after this
+    again = client.get("/rooms/team-a/participant-key", headers=host).json()
+    assert again == {"participant_key": renewed.participant_key}
+
+
+def test_the_desktop_host_reads_its_own_rooms_key(local: Client, access: RoomAccess) -> None:
+    assert local.get("/participant-key").json() == {"participant_key": access.key}
+
+
 def test_the_default_rooms_host_token_at_the_seed_paths(
     team_server: ClientFactory, rooms: RoomDirectory, meeting_clock: FakeClock
 ) -> None:

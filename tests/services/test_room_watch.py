@@ -52,6 +52,7 @@ class Room:
         self.hang = threading.Event()  # set: the event stream stays open and silent
         self.released = threading.Event()
         self.authorization: set[str] = set()
+        self.key = "the room's key/+"
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.authorization.add(request.headers.get("Authorization", ""))
@@ -60,6 +61,8 @@ class Room:
             if self.answer is None:
                 raise httpx.ConnectError("refused", request=request)
             return httpx.Response(200, json=self.answer)
+        if request.url.path.endswith("/participant-key"):
+            return httpx.Response(200, json={"participant_key": self.key})
         if request.url.path.endswith("/events"):
             return httpx.Response(200, content=self._stream())
         return httpx.Response(404, json={"detail": "no"})
@@ -106,6 +109,9 @@ def test_the_room_is_read_at_once_with_the_host_token(room: Room) -> None:
         assert view.muda == 0.25
         assert view.status is None  # the room's view, nobody's own status
         assert not seen[0].stale
+        assert (
+            seen[0].join_link == "http://127.0.0.1:9/rooms/team-a/#key=the%20room%27s%20key%2F%2B"
+        )
         assert room.authorization == {"Bearer secret-host-token-0123456789"}
     finally:
         watch.close()

@@ -19,6 +19,7 @@ from mudameter_desktop.services.room_watch import RoomWatch
 from mudameter_desktop.services.team_client import Backoff, HostLink, TeamClient
 from mudameter_desktop.store.database import OpenedStore
 from mudameter_desktop.ui.application import DesktopApp
+from mudameter_desktop.ui.meter_window import server_line
 from mudameter_desktop.ui.state import LiveState, delivery_line, tooltip
 from tests.postgres import PostgresCluster
 from tests.team_server import TeamServer
@@ -90,6 +91,9 @@ def test_a_tray_click_reaches_the_room_and_offline_clicks_wait_then_arrive(
     qtbot.waitUntil(lambda: live().room == Counts(speaking=1, engaged=1), timeout=10_000)
     assert live().status is Status.ENGAGED  # the app's own, in the meeting shown
     assert live().muda == 0.0
+    # Phones join the room on the team server: its join link, not this computer's page.
+    assert live().join_url == f"{team_server.room_url}/#key={team_server.participant_key}"
+    assert server_line(live()).startswith("Join from a phone:")
     assert "(last known)" not in connected.tray.toolTip()
 
     team_server.stop()
