@@ -25,6 +25,7 @@ from mudameter_desktop.ui.tasks import TaskRunner
 from mudameter_desktop.ui.tray import TrayMenu
 
 if TYPE_CHECKING:
+    from mudameter_desktop.services.history_source import HistorySource
     from mudameter_desktop.ui.dialogs import QrDialog
     from mudameter_desktop.ui.history import HistoryWindow
     from mudameter_desktop.ui.meter_window import MeterWindow
@@ -137,12 +138,22 @@ class DesktopApp(QObject):
         if self.history is None:
             from mudameter_desktop.ui.history import HistoryWindow  # noqa: PLC0415 - QtCharts, late
 
-            self.history = HistoryWindow(
-                runtime.service, runtime.service.zone, runtime.settings, self.tasks
-            )
-            self.controller.meetings_changed.connect(self.history.apply_changes)
+            source: HistorySource
+            if runtime.team is not None:  # the room on the team server, over HTTP
+                from mudameter_desktop.services.remote_history import RemoteHistory  # noqa: PLC0415
+
+                source = RemoteHistory(runtime.team.link)
+            else:
+                from mudameter_desktop.services.history_source import LocalHistory  # noqa: PLC0415
+
+                source = LocalHistory(runtime.service)
+            self.history = HistoryWindow(source, runtime.service.zone, runtime.settings, self.tasks)
+            if runtime.team is None:  # the local store's changes; a remote room sends none yet
+                self.controller.meetings_changed.connect(self.history.apply_changes)
             self.controller.settings_changed.connect(self.history.set_settings)
             self.history.export_folder_chosen.connect(self.controller.remember_export_folder)
+        elif runtime.team is not None:
+            self.history.refresh()  # read the room again on each showing
         self.history.show_and_raise()
 
     @Slot()

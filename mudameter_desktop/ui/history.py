@@ -1,11 +1,18 @@
-"""The history window: a lazy table of meetings, a per-minute chart, participants."""
+"""The history window: a lazy table of meetings, a per-minute chart, participants.
+
+Everything the window reads or changes goes through its `HistorySource` (the
+local store, or a team server's room over HTTP) in a background task: the UI
+thread never waits for a database or a network. A read that fails leaves what
+was last loaded on screen and says why in the status line.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCharts import (
     QBarSet,
@@ -50,6 +57,7 @@ from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.paths import as_user_file
 from mudameter_desktop.services.changes import ChangeKind
 from mudameter_desktop.services.errors import NotFoundError
+from mudameter_desktop.services.remote_history import RemoteRefusedError, RemoteUnavailableError
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.icons import icon, status_icon
 from mudameter_desktop.ui.signals import emit
@@ -58,11 +66,11 @@ from mudameter_desktop.ui.tasks import TaskRunner
 from mudameter_desktop.ui.trends import TrendsView
 
 if TYPE_CHECKING:
-    from mudameter_desktop.services.history import MeetingHistory
-    from mudameter_desktop.services.meter import MeterService
-    from mudameter_desktop.services.views import MeetingDetail, MeetingSummary
+    from mudameter_desktop.services.history_source import HistorySource
+    from mudameter_desktop.services.views import MeetingDetail, MeetingPage, MeetingSummary
 
 Index = QModelIndex | QPersistentModelIndex
+Read = TypeVar("Read", bound="MeetingSummary")
 
 COLUMNS = (
     "Date",
@@ -85,6 +93,7 @@ LABEL_STEPS = (1, 5, 10, 15, 30, 60, 120)  # minutes between time labels on the 
 MAX_LABELS = 8
 MAX_COUNT_TICKS = 5  # more labels on a short count axis are elided to "…"
 KIND_LABELS = {"local": "you (tray)", "lan": "LAN"}
+TRY_AGAIN = "F5 reads it again."
 
 
 def label_step(minutes: int) -> int:
@@ -112,17 +121,35 @@ def cells(meeting: MeetingSummary, zone: tzinfo, settings: Settings) -> tuple[st
     )
 
 
-class MeetingTableModel(QAbstractTableModel):
-    """Meetings newest first, fetched 20 at a time as the view scrolls."""
+def problem_text(error: BaseException) -> str:
+    """The status line for a read or change that failed (what was loaded stays shown)."""
+    if isinstance(error, RemoteUnavailableError):
+        return f"Team server unreachable — showing what was last loaded. {error} {TRY_AGAIN}"
+    if isinstance(error, RemoteRefusedError):
+        return f"{error} Showing what was last loaded. {TRY_AGAIN}"
+    return f"The history could not be read — showing what was last loaded ({error}). {TRY_AGAIN}"
 
-    def __init__(self, history: MeetingHistory, zone: tzinfo, settings: Settings) -> None:
+
+class MeetingTableModel(QAbstractTableModel):
+    """Meetings newest first, fetched 20 at a time (in the background) as the view scrolls."""
+
+    page_loaded = Signal()  # a page is in the table
+    load_failed = Signal(object)  # the exception a page's read raised
+
+    def __init__(
+        self, source: HistorySource, zone: tzinfo, settings: Settings, tasks: TaskRunner
+    ) -> None:
         super().__init__()
-        self._history = history
+        self._source = source
         self._zone = zone
+        self._tasks = tasks
         self.settings = settings
         self._rows: list[MeetingSummary] = []
         self._pages = 0
         self._total = 0
+        self._loading = False  # a page is being read
+        self._failed = False  # the last read failed: no more until `replace_rows`
+        self._generation = 0  # pages read before the last `replace_rows` are dropped
 
     # -- Qt's model interface ----------------------------------------------
 
@@ -150,12 +177,52 @@ class MeetingTableModel(QAbstractTableModel):
         return None
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and (self._pages == 0 or len(self._rows) < self._total)
+        return (
+            not parent.isValid()
+            and not self._loading
+            and not self._failed
+            and (self._pages == 0 or len(self._rows) < self._total)
+        )
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        """Read the next page in the background; its rows are added when it is in."""
         if not self.canFetchMore(parent):
             return
-        page = self._history.list_meetings(self._pages + 1)
+        self._loading = True
+        number, generation, source = self._pages + 1, self._generation, self._source
+        self._tasks.run(
+            lambda: source.list_meetings(number),
+            lambda page: self._on_page(generation, page),
+            lambda error: self._on_page_failed(generation, error),
+        )
+
+    def _on_page(self, generation: int, page: object) -> None:
+        if generation != self._generation:
+            return  # the rows were replaced meanwhile
+        self._loading = False
+        self.add_page(page)  # type: ignore[arg-type] # what `list_meetings` returns
+        emit(self.page_loaded)
+
+    def _on_page_failed(self, generation: int, error: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self._loading, self._failed = False, True
+        emit(self.load_failed, error)
+
+    # -- ours ---------------------------------------------------------------
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    def meeting_id(self, row: int) -> int:
+        return self._rows[row].id
+
+    def row_of(self, meeting_id: int) -> int | None:
+        return next((row for row, m in enumerate(self._rows) if m.id == meeting_id), None)
+
+    def add_page(self, page: MeetingPage) -> None:
+        """The rows of the next page that are not in the table yet."""
         self._pages, self._total = page.page, page.total
         known = {meeting.id for meeting in self._rows}
         new = [meeting for meeting in page.items if meeting.id not in known]
@@ -166,20 +233,14 @@ class MeetingTableModel(QAbstractTableModel):
         self._rows.extend(new)
         self.endInsertRows()
 
-    # -- ours ---------------------------------------------------------------
-
-    def meeting_id(self, row: int) -> int:
-        return self._rows[row].id
-
-    def row_of(self, meeting_id: int) -> int | None:
-        return next((row for row, m in enumerate(self._rows) if m.id == meeting_id), None)
-
-    def reload(self) -> None:
-        """Start again from the first page (a meeting was created)."""
+    def replace_rows(self, first: MeetingPage) -> None:
+        """Start again from a fresh first page (a meeting was created, or a refresh)."""
+        self._generation += 1
+        self._loading = self._failed = False
         self.beginResetModel()
         self._rows, self._pages, self._total = [], 0, 0
         self.endResetModel()
-        self.fetchMore(QModelIndex())
+        self.add_page(first)
 
     def set_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -187,67 +248,73 @@ class MeetingTableModel(QAbstractTableModel):
             last = len(COLUMNS) - 1
             emit(self.dataChanged, self.index(0, last), self.index(len(self._rows) - 1, last))
 
-    def apply_changes(
-        self,
-        changes: dict[int, ChangeKind],
-        known: dict[int, MeetingSummary | None] | None = None,
-    ) -> None:
-        """Update the rows of changed meetings; reload when a new one appeared.
-
-        A meeting not in the table is new (a click or visit can create one),
-        so the table starts again from the first page. `known` holds meetings
-        the caller has just read (the selected one's detail): not read again.
-        """
-        known = known or {}
-        if any(
-            self.row_of(mid) is None and kind != ChangeKind.DELETED for mid, kind in changes.items()
-        ):
-            self.reload()
-            return
-        for meeting_id, kind in changes.items():
+    def update_rows(self, fresh: dict[int, MeetingSummary | None]) -> None:
+        """Show meetings read again; None: gone (its row is removed)."""
+        for meeting_id, summary in fresh.items():
             row = self.row_of(meeting_id)
             if row is None:
-                continue  # deleted before it was loaded
-            fresh: MeetingSummary | None = None
-            if kind == ChangeKind.DELETED:
-                fresh = None
-            elif meeting_id in known:
-                fresh = known[meeting_id]
-            else:
-                try:
-                    fresh = self._history.summary(meeting_id)  # one short read, not the detail
-                except NotFoundError:
-                    fresh = None
-            if fresh is None:
+                continue  # not loaded (yet), or deleted before it was
+            if summary is None:
                 self.beginRemoveRows(QModelIndex(), row, row)
                 del self._rows[row]
                 self._total -= 1
                 self.endRemoveRows()
             else:
-                self._rows[row] = fresh
+                self._rows[row] = summary
                 emit(self.dataChanged, self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
 
+@dataclass
+class _Reads:
+    """What one background task read for the window (see `HistoryWindow._read_changes`)."""
+
+    first: MeetingPage | None = None  # a fresh first page, when the table starts again
+    detail: MeetingDetail | None = None  # the selected meeting's, when it changed
+    fresh: dict[int, MeetingSummary | None] = field(default_factory=dict)  # None: gone
+
+
+def _or_none(read: Callable[[int], Read], meeting_id: int) -> Read | None:
+    try:
+        return read(meeting_id)
+    except NotFoundError:
+        return None
+
+
 class HistoryWindow(QWidget):
+    """Meetings of the local store or of a team server's room (whichever `source` is)."""
+
     updated = Signal()  # the table (and the selected meeting) reflect new changes
+    detail_shown = Signal()  # the selected meeting's detail was read and is shown
+    problem = Signal(str)  # a read or change failed: what the status line says
     export_folder_chosen = Signal(str)  # remembered in the settings for the next export
     exported = Signal(str)  # the path of a file an export wrote
 
     def __init__(
-        self, service: MeterService, zone: tzinfo, settings: Settings, tasks: TaskRunner
+        self, source: HistorySource, zone: tzinfo, settings: Settings, tasks: TaskRunner
     ) -> None:
         super().__init__()
         self.setWindowTitle(f"{APP_NAME} — History")
         self.setWindowIcon(icon("mudameter"))
         self.resize(960, 680)
-        self._service = service
-        self._history = service.history
+        self.source = source
         self._zone = zone
         self._tasks = tasks
         self.settings = settings
         self.detail: MeetingDetail | None = None
-        self.model = MeetingTableModel(service.history, zone, settings)
+        self._detail_wanted = 0  # the number of the last detail read asked for
+        self._pending: dict[int, ChangeKind] = {}  # changes waiting for the read in flight
+        self._restart = False  # the next read starts the table again (a refresh)
+        self._reading = False  # a read of changes is in flight
+        self._restoring = False  # the table is being replaced: keep the selection's detail
+        self.model = MeetingTableModel(source, zone, settings, tasks)
+        self.model.page_loaded.connect(self._on_page_loaded)
+        self.model.load_failed.connect(self._on_failed)
         self.table = self._build_table()
+        self.status = QLabel("")  # why what shows may be old (a source that failed)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: #B00020;")
+        self.status.hide()
         self.heading = QLabel("Select a meeting to see its minutes.")
         self.heading.setTextFormat(Qt.TextFormat.PlainText)  # titles come from the LAN too
         self.heading.setStyleSheet("font-weight: bold;")
@@ -306,13 +373,14 @@ class HistoryWindow(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(lower)
-        self.trends = TrendsView(self._history, self._zone, self.settings, self._tasks)  # issue 15
+        self.trends = TrendsView(self.source, self._zone, self.settings, self._tasks)  # issue 15
         self.trends.export_folder_chosen.connect(self.export_folder_chosen)
         self.trends.exported.connect(self.exported)
         self.tabs = QTabWidget()
         self.tabs.addTab(split, "&Meetings")  # Alt+M, Alt+T
         self.tabs.addTab(self.trends, "&Trends")
         layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
         layout.addWidget(self.tabs)
 
     def _meeting_buttons(self) -> tuple[QPushButton, ...]:
@@ -333,9 +401,11 @@ class HistoryWindow(QWidget):
             self.table.selectRow(row)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Escape and Ctrl+W (the platform's Close) close the window."""
+        """Escape and Ctrl+W (the platform's Close) close the window; F5 reads it again."""
         if event.key() == Qt.Key.Key_Escape or event.matches(QKeySequence.StandardKey.Close):
             self.close()
+        elif event.matches(QKeySequence.StandardKey.Refresh):
+            self.refresh()
         else:
             super().keyPressEvent(event)
 
@@ -353,23 +423,116 @@ class HistoryWindow(QWidget):
 
     @Slot(object)
     def apply_changes(self, changes: dict[int, ChangeKind]) -> None:
-        """One read per changed meeting: the selected one's detail also updates its row."""
-        selected = self.selected_id()
-        detail: MeetingDetail | None = None
-        known: dict[int, MeetingSummary | None] = {}
-        if selected is not None and selected in changes:
-            if changes[selected] != ChangeKind.DELETED:
-                detail = self._load(selected)
-            known[selected] = detail
-        self.model.apply_changes(changes, known)
+        """Meetings changed: read them again in the background, then show them.
+
+        One read per changed meeting in the table (the selected one's detail
+        also updates its row); a meeting not in the table is new, so the table
+        starts again from a fresh first page. Changes that come while a read
+        is in flight wait for it and go into the next one, so answers are
+        shown in the order they were read. `updated` follows.
+        """
         self.trends.apply_changes(changes)
-        if selected is not None and self.selected_id() != selected:
-            self.select_meeting(selected)  # the model was reloaded
-        if selected in known:
-            if detail is None:  # deleted: no row may look selected (nor current)
-                self.table.selectionModel().clear()
-            self._show(detail)
+        self._pending.update(changes)
+        self._read_changes()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Read the first page, the selected meeting and the trends again (a room on a
+        team server sends no changes: on showing the window, and F5)."""
+        self._restart = True
+        selected = self.selected_id()
+        if selected is not None:
+            self._pending.setdefault(selected, ChangeKind.UPDATED)
+        self.trends.apply_changes({})
+        self._read_changes()
+
+    def _read_changes(self) -> None:
+        if self._reading or not (self._pending or self._restart):
+            return
+        changes, self._pending = self._pending, {}
+        restart, self._restart = self._restart, False
+        selected = self.selected_id()
+        restart = restart or any(
+            self.model.row_of(mid) is None and kind != ChangeKind.DELETED
+            for mid, kind in changes.items()
+        )
+        detail_id = (
+            selected
+            if selected is not None
+            and changes.get(selected, ChangeKind.DELETED) != ChangeKind.DELETED
+            else None
+        )
+        summary_ids = (
+            []
+            if restart  # the fresh first page has them
+            else [
+                mid
+                for mid, kind in changes.items()
+                if kind != ChangeKind.DELETED
+                and mid != selected
+                and self.model.row_of(mid) is not None
+            ]
+        )
+        source = self.source
+
+        def read() -> _Reads:
+            reads = _Reads(first=source.list_meetings(1) if restart else None)
+            if detail_id is not None:
+                reads.detail = _or_none(source.meeting_detail, detail_id)
+            reads.fresh = {mid: _or_none(source.summary, mid) for mid in summary_ids}
+            return reads
+
+        self._reading = True
+        self._tasks.run(
+            read,
+            lambda reads: self._on_changes_read(changes, selected, reads),  # type: ignore[arg-type]
+            lambda error: self._on_changes_failed(changes, restart, error),
+        )
+
+    def _on_changes_read(
+        self, changes: dict[int, ChangeKind], selected: int | None, reads: _Reads
+    ) -> None:
+        self._reading = False
+        self._set_problem(None)
+        current = self.selected_id()  # the user may have chosen another meeting meanwhile
+        self._restoring = True  # rows replaced or removed move the selection: not a choice
+        try:
+            if reads.first is not None:
+                self.model.replace_rows(reads.first)
+                if current is not None:
+                    self.select_meeting(current)
+            else:
+                fresh = dict(reads.fresh)
+                fresh.update(
+                    {mid: None for mid, kind in changes.items() if kind == ChangeKind.DELETED}
+                )
+                if selected is not None and selected in changes:
+                    fresh[selected] = reads.detail
+                self.model.update_rows(fresh)
+        finally:
+            self._restoring = False
+        if current is not None and self.model.row_of(current) is None:
+            # Deleted, or no longer on the fresh first page: no row may look selected
+            # (nor current), and no other meeting's detail shows.
+            self.table.selectionModel().clear()
+            self._detail_wanted += 1
+            self._show(None)
+        elif current is not None and current == selected and selected in changes:
+            self._detail_wanted += 1  # an older read of the selection is out of date
+            self._show(reads.detail)
         emit(self.updated)
+        self._read_changes()  # what came meanwhile
+
+    def _on_changes_failed(
+        self, changes: dict[int, ChangeKind], restart: bool, error: BaseException
+    ) -> None:
+        self._reading = False
+        self._set_problem(problem_text(error))
+        # Not read again at once (a server that is away would be asked in a loop): the
+        # next change, a refresh or the next showing of the window tries again.
+        for meeting_id, kind in changes.items():
+            self._pending.setdefault(meeting_id, kind)
+        self._restart = self._restart or restart
 
     # -- actions ------------------------------------------------------------
 
@@ -380,9 +543,13 @@ class HistoryWindow(QWidget):
             return
         title, accepted = QInputDialog.getText(self, "Rename meeting", "Title:", text=detail.title)
         if accepted and title.strip():
+            new_title = title.strip()[:MAX_TITLE_LENGTH]
+            source = self.source
             self._change(
                 detail.id,
-                lambda: self._service.rename_meeting(detail.id, title.strip()[:MAX_TITLE_LENGTH]),
+                lambda: source.rename_meeting(detail.id, new_title),
+                ChangeKind.UPDATED,
+                "rename",
             )
 
     @Slot()
@@ -396,14 +563,28 @@ class HistoryWindow(QWidget):
             f"Delete “{detail.title}” and all its minutes? This cannot be undone.",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self._change(detail.id, lambda: self._service.delete_meeting(detail.id))
+            source = self.source
+            self._change(
+                detail.id, lambda: source.delete_meeting(detail.id), ChangeKind.DELETED, "delete"
+            )
 
-    def _change(self, meeting_id: int, action: Callable[[], object]) -> None:
-        """Rename or delete; a meeting deleted meanwhile (from elsewhere) is not an error."""
-        try:
-            action()
-        except NotFoundError:
-            self.apply_changes({meeting_id: ChangeKind.DELETED})
+    def _change(
+        self, meeting_id: int, action: Callable[[], object], kind: ChangeKind, verb: str
+    ) -> None:
+        """Rename or delete in the background, then show the meeting as it is now.
+
+        A meeting deleted meanwhile (from elsewhere) is not an error: it goes.
+        """
+
+        def failed(error: BaseException) -> None:
+            if isinstance(error, NotFoundError):
+                self.apply_changes({meeting_id: ChangeKind.DELETED})
+            elif isinstance(error, RemoteUnavailableError | RemoteRefusedError):
+                self._set_problem(f"Could not {verb} the meeting: {error}")
+            else:
+                self._set_problem(f"Could not {verb} the meeting ({error}).")
+
+        self._tasks.run(action, lambda _done: self.apply_changes({meeting_id: kind}), failed)
 
     @Slot()
     def export_csv(self) -> None:
@@ -466,14 +647,61 @@ class HistoryWindow(QWidget):
 
     @Slot(QItemSelection, QItemSelection)
     def _on_selection(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        if self._restoring:
+            return
         meeting_id = self.selected_id()
-        self._show(self._load(meeting_id) if meeting_id is not None else None)
+        self._detail_wanted += 1
+        if meeting_id is None:
+            self._show(None)
+            return
+        if self.detail is not None and self.detail.id == meeting_id:
+            return  # shown already (the same row selected again)
+        self._load_detail(meeting_id)
 
-    def _load(self, meeting_id: int) -> MeetingDetail | None:
-        try:
-            return self._history.meeting_detail(meeting_id)
-        except NotFoundError:
-            return None
+    def _load_detail(self, meeting_id: int) -> None:
+        """Read the meeting's detail in the background; the buttons wait for it."""
+        wanted = self._detail_wanted
+        self.detail = None
+        for button in self._meeting_buttons():
+            button.setEnabled(False)
+        self.heading.setText("Loading…")
+        source = self.source
+        self._tasks.run(
+            lambda: _or_none(source.meeting_detail, meeting_id),
+            lambda detail: self._on_detail(wanted, meeting_id, detail),  # type: ignore[arg-type]
+            lambda error: self._on_detail_failed(wanted, error),
+        )
+
+    def _on_detail(self, wanted: int, meeting_id: int, detail: MeetingDetail | None) -> None:
+        if wanted != self._detail_wanted:
+            return  # another meeting was selected meanwhile
+        self._set_problem(None)
+        self._show(detail)
+        emit(self.detail_shown)
+        if detail is None:  # deleted meanwhile
+            self.apply_changes({meeting_id: ChangeKind.DELETED})
+
+    def _on_detail_failed(self, wanted: int, error: BaseException) -> None:
+        if wanted != self._detail_wanted:
+            return
+        self._show(None)  # not another meeting's chart under this one's row
+        self.heading.setText("This meeting could not be read.")
+        self._set_problem(problem_text(error))
+
+    @Slot()
+    def _on_page_loaded(self) -> None:
+        self._set_problem(None)
+
+    @Slot(object)
+    def _on_failed(self, error: BaseException) -> None:
+        self._set_problem(problem_text(error))
+
+    def _set_problem(self, text: str | None) -> None:
+        """Say in the status line why what shows may be old (None: all is well again)."""
+        self.status.setText(text or "")
+        self.status.setVisible(bool(text))
+        if text:
+            emit(self.problem, text)
 
     def _show(self, detail: MeetingDetail | None) -> None:
         self.detail = detail

@@ -40,6 +40,7 @@ class Job:
         self.result: object = None
         self.error: BaseException | None = None
         self.done = threading.Event()
+        self.reported = threading.Event()  # `report` returned: the worker touches Qt no more
         self.thread = threading.Thread(target=self._run, name="mudameter-task", daemon=True)
 
     def _run(self) -> None:
@@ -49,7 +50,10 @@ class Job:
             self.error = error
         finally:
             self.done.set()
-            self._report(self)
+            try:
+                self._report(self)
+            finally:
+                self.reported.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Whether the work finished within `timeout` seconds."""
@@ -100,9 +104,13 @@ class TaskRunner(QObject):
             log.debug("A task finished after the UI was gone")
 
     def wait_all(self, timeout: float) -> None:
-        """Wait (up to `timeout` seconds each) for the work still running."""
+        """Wait (up to `timeout` seconds each) for the work still running.
+
+        Until its report is queued, too: a worker must not be emitting into the
+        runner when it is deleted after this (a queued closure is just dropped).
+        """
         for job in list(self._jobs):
-            job.wait(timeout)
+            job.reported.wait(timeout)
 
     def running(self) -> int:
         return sum(not job.done.is_set() for job in self._jobs)

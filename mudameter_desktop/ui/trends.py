@@ -61,7 +61,7 @@ from mudameter_desktop.ui.tasks import TaskRunner, Throttle
 
 if TYPE_CHECKING:
     from mudameter_desktop.services.changes import ChangeKind
-    from mudameter_desktop.services.history import MeetingHistory
+    from mudameter_desktop.services.history_source import TrendsSource
     from mudameter_desktop.services.views import HeatCell, TitleWaste, TrendPoint
 
 DISENGAGED = QColor("#D55E00")  # the app's disengaged orange (ui/history.py, the icons)
@@ -101,7 +101,7 @@ class TrendsData:
     titles: list[TitleWaste]  # most wasted person-hours first
 
 
-def load_trends(history: MeetingHistory, by: Period) -> TrendsData:
+def load_trends(history: TrendsSource, by: Period) -> TrendsData:
     """The three reads (run in a worker thread: nothing here touches a widget)."""
     return TrendsData(
         by, history.trends(by), history.heatmap(), history.wasteful_titles(TITLE_ROWS)
@@ -334,7 +334,7 @@ class TrendsView(QWidget):
 
     def __init__(
         self,
-        history: MeetingHistory,
+        history: TrendsSource,
         zone: tzinfo,
         settings: Settings,
         tasks: TaskRunner,

@@ -13,6 +13,7 @@ from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
+from mudameter_desktop.services.history_source import LocalHistory
 from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.history import HistoryWindow
@@ -35,11 +36,14 @@ def test_the_history_shows_a_hostile_title_as_typed(
     qtbot: QtBot, service: MeterService, clock: FakeClock
 ) -> None:
     meeting = service.start_meeting(clock.now - timedelta(hours=2), HOSTILE, 30)
-    history = HistoryWindow(service, service.zone, Settings(), TaskRunner())
+    tasks = TaskRunner()
+    history = HistoryWindow(LocalHistory(service), service.zone, Settings(), tasks)
     qtbot.addWidget(history)
+    qtbot.waitUntil(lambda: history.model.rowCount() == 1)  # read in the background
     history.select_meeting(meeting.id)
     qtbot.waitUntil(lambda: history.detail is not None)
     assert_plain(history.heading, HOSTILE)
+    tasks.wait_all(5)
 
 
 def test_the_meter_window_shows_a_hostile_title_as_typed(

@@ -20,11 +20,19 @@ from tests.conftest import FakeClock
 
 
 def open_history(desktop: DesktopApp, qtbot: QtBot) -> HistoryWindow:
+    """The window, once its first page is in (read in the background)."""
     desktop.menu.history.trigger()
     history = desktop.history
     assert history is not None
     qtbot.addWidget(history)
+    qtbot.waitUntil(lambda: not history.model.loading)
     return history
+
+
+def select(history: HistoryWindow, qtbot: QtBot, meeting_id: int) -> None:
+    """Select a meeting and wait for its detail (read in the background)."""
+    history.select_meeting(meeting_id)
+    qtbot.waitUntil(lambda: history.detail is not None and history.detail.id == meeting_id)
 
 
 def seed_meetings(service: MeterService, clock: FakeClock, count: int) -> None:
@@ -76,7 +84,7 @@ def test_selecting_a_meeting_charts_its_minutes(
 ) -> None:
     meeting_id = record_minutes(service, clock)
     history = open_history(desktop, qtbot)
-    history.select_meeting(meeting_id)
+    select(history, qtbot, meeting_id)
     samples = service.history.meeting_detail(meeting_id).engagement_samples
     assert history.series is not None
     charted = [
@@ -131,7 +139,7 @@ def test_a_status_from_another_thread_updates_the_open_window(
 ) -> None:
     meeting_id = record_minutes(service, clock)
     history = open_history(desktop, qtbot)
-    history.select_meeting(meeting_id)
+    select(history, qtbot, meeting_id)
     before = history.detail
     assert before is not None
 
@@ -154,7 +162,7 @@ def planning(service: MeterService, clock: FakeClock) -> int:
 @pytest.fixture
 def history(desktop: DesktopApp, qtbot: QtBot, planning: int) -> HistoryWindow:
     window = open_history(desktop, qtbot)
-    window.select_meeting(planning)
+    select(window, qtbot, planning)
     return window
 
 
@@ -230,11 +238,13 @@ def test_a_meeting_deleted_elsewhere_is_dropped_on_rename(
     history: HistoryWindow,
     planning: int,
     service: MeterService,
+    qtbot: QtBot,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service.delete_meeting(planning)  # its notification waits in the batch: not shown yet
     assert history.model.row_of(planning) is not None
     monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("Too late", True))
-    history.rename_button.click()
+    with qtbot.waitSignal(history.updated):
+        history.rename_button.click()
     assert history.model.row_of(planning) is None
     assert history.detail is None

@@ -61,6 +61,7 @@ def test_a_status_posted_over_http_updates_the_open_history(
     meeting_id = answer.json()["meeting_id"]
     assert history.model.row_of(meeting_id) == 0
     history.select_meeting(meeting_id)
+    qtbot.waitUntil(lambda: history.detail is not None)  # read in the background
     assert history.participants.count() == 1
     assert "disengaged" in history.participants.item(0).text().lower()
     assert desktop.state.live.room.disengaged == 1  # the tray's room counts too

@@ -113,7 +113,9 @@ def test_a_tray_click_costs_one_read_per_refresh(
     qtbot.addWidget(history)
     meeting = desktop.state.live.meeting
     assert meeting is not None
+    qtbot.waitUntil(lambda: history.model.row_of(meeting.id) is not None)  # read in the background
     history.select_meeting(meeting.id)
+    qtbot.waitUntil(lambda: history.detail is not None)
 
     statements: list[str] = []
     event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))

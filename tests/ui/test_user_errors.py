@@ -29,6 +29,7 @@ def open_history(desktop: DesktopApp, qtbot: QtBot) -> HistoryWindow:
     history = desktop.history
     assert history is not None
     qtbot.addWidget(history)
+    qtbot.waitUntil(lambda: not history.model.loading)  # the first page, read in the background
     return history
 
 
@@ -128,6 +129,7 @@ def test_export_starts_in_the_documents_remembers_the_folder_and_says_where(
     clock.advance(minutes=2)
     history = open_history(desktop, qtbot)
     history.select_meeting(meeting.id)
+    qtbot.waitUntil(lambda: history.detail is not None)
     chosen = tmp_path / "exports"
     chosen.mkdir()
     offered: list[Path] = []
@@ -170,7 +172,7 @@ def test_after_a_delete_no_row_looks_selected(
     history = open_history(desktop, qtbot)
     history.table.setFocus()
     history.table.selectRow(1)
-    assert history.detail is not None
+    qtbot.waitUntil(lambda: history.detail is not None)
     answer(monkeypatch, QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(history.updated):
         history.delete_button.click()
