@@ -17,6 +17,7 @@ threads try again after 1 s, doubling to 30 s. Nothing here knows about Qt:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from mudameter_desktop.domain.meetings import MeetingPlan, floor_minute
 from mudameter_desktop.domain.statuses import Counts
+from mudameter_desktop.services.changes import ChangeKind, MeetingChange
 from mudameter_desktop.services.team_client import (
     CLOSE_TIMEOUT_S,
     CONNECT_TIMEOUT_S,
@@ -39,7 +41,7 @@ from mudameter_desktop.services.views import LiveView, MeetingView
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["RoomNow", "RoomWatch", "live_view_of"]
+__all__ = ["RoomNow", "RoomWatch", "change_of", "live_view_of"]
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +76,25 @@ class RoomWatch:
         self._transport = transport
         self._clock = clock
         self._on_change: Callable[[RoomNow], None] | None = None
+        self._on_event: Callable[[MeetingChange | None], None] | None = None
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._stream: httpx.Response | None = None  # the events being followed
         self.now = RoomNow(None)
 
-    def start(self, on_change: Callable[[RoomNow], None]) -> None:
-        """Read the room now and follow it; `on_change` gets every new `RoomNow`."""
+    def start(
+        self,
+        on_change: Callable[[RoomNow], None],
+        on_event: Callable[[MeetingChange | None], None] | None = None,
+    ) -> None:
+        """Read the room now and follow it; `on_change` gets every new `RoomNow`, and
+        `on_event` (from the events thread) each change of the room's stream, or None
+        when changes may have been missed (the stream was down): read everything again."""
         if self._threads:
             return
         self._on_change = on_change
+        self._on_event = on_event
         self._dirty.set()
         for target, name in ((self._read_loop, "reader"), (self._follow_loop, "events")):
             thread = threading.Thread(target=target, name=f"mudameter-room-{name}", daemon=True)
@@ -155,11 +165,13 @@ class RoomWatch:
                         response.raise_for_status()
                         failures = 0
                         self._dirty.set()  # anything may have changed while not followed
+                        self._tell(None)
                         for line in response.iter_lines():
                             if self._stop.is_set():
                                 return
                             if line.startswith("data:"):
                                 self._dirty.set()
+                                self._tell(change_of(line.removeprefix("data:")))
                 except httpx.HTTPError as error:
                     log.debug("The room's event stream ended: %s", error)
                     self._dirty.set()  # the reader finds out whether the room still answers
@@ -167,6 +179,10 @@ class RoomWatch:
                     self._stream = None
                 failures += 1
                 self._stop.wait(self._backoff.after(failures))
+
+    def _tell(self, change: MeetingChange | None) -> None:
+        if self._on_event is not None:
+            self._on_event(change)
 
     def _read(self, client: httpx.Client) -> LiveView:
         response = client.get(f"{self.link.room_url}/live")
@@ -221,6 +237,16 @@ def live_view_of(answer: Any) -> LiveView:
         )
     except (KeyError, TypeError) as error:
         raise ValueError(f"not a live view: {error}") from error
+
+
+def change_of(data: str) -> MeetingChange | None:
+    """A change from an event's data (`{"meeting_id", "kind"}`); None for a resync, or
+    anything not understood (which, too, means: read everything again)."""
+    try:
+        answer = json.loads(data)
+        return MeetingChange(int(answer["meeting_id"]), ChangeKind(answer["kind"]))
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _time(text: str) -> datetime:

@@ -148,8 +148,9 @@ class DesktopApp(QObject):
 
                 source = LocalHistory(runtime.service)
             self.history = HistoryWindow(source, runtime.service.zone, runtime.settings, self.tasks)
-            if runtime.team is None:  # the local store's changes; a remote room sends none yet
-                self.controller.meetings_changed.connect(self.history.apply_changes)
+            # The local store's changes, or the team server room's events: one path.
+            self.controller.meetings_changed.connect(self.history.apply_changes)
+            self.controller.resynced.connect(self.history.refresh)
             self.controller.settings_changed.connect(self.history.set_settings)
             self.history.export_folder_chosen.connect(self.controller.remember_export_folder)
         elif runtime.team is not None:

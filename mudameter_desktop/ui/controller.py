@@ -72,6 +72,8 @@ class MeterController(QObject):
     _team_state = Signal(object)  # a TeamState, emitted in the team client's sender thread
     _team_dropped = Signal(object)  # a DroppedClick, likewise
     _room_changed = Signal(object)  # a RoomNow, emitted in the room watch's reading thread
+    _room_event = Signal(object)  # a MeetingChange or None, from the room's events thread
+    resynced = Signal()  # a team server room's changes may have been missed: read it all again
 
     def __init__(self, state: MeterState, tasks: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -96,6 +98,7 @@ class MeterController(QObject):
         self._team_state.connect(self._on_team_state)
         self._team_dropped.connect(self._on_team_dropped)
         self._room_changed.connect(self._on_room_changed)
+        self._room_event.connect(self._on_room_event)
         self._room: RoomNow | None = None  # a team server room's live view, as last read
         self._status_meeting: int | None = None  # the remote meeting of the last click
         # Sharing stops when the laptop leaves the network it shares on (lan-access).
@@ -146,7 +149,10 @@ class MeterController(QObject):
                 on_dropped=lambda click: emit(self._team_dropped, click),
             )
         if runtime.watch is not None:
-            runtime.watch.start(lambda now: emit(self._room_changed, now))
+            runtime.watch.start(
+                lambda now: emit(self._room_changed, now),
+                lambda change: emit(self._room_event, change),
+            )
         queued, self._queued = self._queued, []
         for status in queued:
             self._record(status)
@@ -356,6 +362,14 @@ class MeterController(QObject):
             self.state.update(join_url=now.join_link)
         self.refresh_live()
         emit(self.refreshed)
+
+    @Slot(object)
+    def _on_room_event(self, change: MeetingChange | None) -> None:
+        """A change in the team server's room: the same path as the local store's."""
+        if change is None:
+            emit(self.resynced)
+        else:
+            self._on_change(change)
 
     @Slot()
     def tick(self) -> None:

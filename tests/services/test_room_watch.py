@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from mudameter_desktop.domain.statuses import Counts
-from mudameter_desktop.services.room_watch import RoomNow, RoomWatch, live_view_of
+from mudameter_desktop.services.changes import ChangeKind, MeetingChange
+from mudameter_desktop.services.room_watch import RoomNow, RoomWatch, change_of, live_view_of
 from mudameter_desktop.services.team_client import Backoff, HostLink
 
 LINK = HostLink.parse("http://127.0.0.1:9/rooms/team-a/#host=secret-host-token-0123456789")
@@ -173,3 +174,17 @@ def test_close_is_quick_while_the_stream_is_silent(room: Room) -> None:
 def test_an_answer_that_is_not_a_live_view_is_a_value_error(answer: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         live_view_of(answer)
+
+
+@pytest.mark.parametrize(
+    ("data", "change"),
+    [
+        ('{"meeting_id": 7, "kind": "status"}', MeetingChange(7, ChangeKind.STATUS)),
+        (' {"meeting_id": 3, "kind": "deleted"}', MeetingChange(3, ChangeKind.DELETED)),
+        ('{"meeting_id": null, "kind": "resync"}', None),  # read everything again
+        ('{"meeting_id": 7, "kind": "exploded"}', None),
+        ("not json", None),
+    ],
+)
+def test_an_events_data_is_a_change_or_a_resync(data: str, change: MeetingChange | None) -> None:
+    assert change_of(data) == change

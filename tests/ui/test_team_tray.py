@@ -10,6 +10,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -139,3 +140,28 @@ def test_the_tray_says_how_the_clicks_to_the_room_fare() -> None:
     ]
     stale = LiveState(ready=True, team_room="team-a", stale=True, plan=None)
     assert tooltip(stale, UTC).splitlines()[0] == "Team room team-a"
+
+
+@pytest.mark.pg
+@pytest.mark.slow
+@pytest.mark.usefixtures("tray_available")
+def test_the_history_follows_the_rooms_changes_made_elsewhere(
+    connected: DesktopApp, team_server: TeamServer, qtbot: QtBot
+) -> None:
+    """A meeting made and renamed through the server (another client) reaches the open
+    history window from the room's event stream, without a refresh."""
+    connected.show_history()
+    history = connected.history
+    assert history is not None
+    model = history.model
+    assert team_server.post("/users/status", {"status": "engaged"}).status_code == 200
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=15_000)
+    meeting_id = team_server.get("/meetings").json()["items"][0]["id"]
+    renamed = httpx.patch(
+        f"{team_server.room_url}/meetings/{meeting_id}",
+        json={"title": "Renamed elsewhere"},
+        headers={"Authorization": f"Bearer {team_server.host_token}"},
+        timeout=10,
+    )
+    assert renamed.status_code == 200, renamed.text
+    qtbot.waitUntil(lambda: model.data(model.index(0, 1)) == "Renamed elsewhere", timeout=15_000)
