@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from mudameter_desktop.api.gate import ASGIApp
     from mudameter_desktop.services.calendar import CalendarSource
     from mudameter_desktop.services.meter import MeterService
+    from mudameter_desktop.services.remote_room import RemoteRoom
     from mudameter_desktop.services.room_watch import RoomWatch
     from mudameter_desktop.services.team_client import TeamClient
     from mudameter_desktop.settings import Settings
@@ -134,6 +135,7 @@ class Runtime:
     # Connected to a team server's room (`settings.team_server`): the tray's clicks go
     # there, kept in this store's outbox until delivered. Built here, started by the UI.
     team: TeamClient | None = None
+    remote: RemoteRoom | None = None  # that room over HTTP: history, live view, host actions
     watch: RoomWatch | None = None  # that room's live view, read in the background
 
     def close(self) -> None:
@@ -141,6 +143,8 @@ class Runtime:
         try:
             if self.watch is not None:
                 self.watch.close()
+            if self.remote is not None:
+                self.remote.close()
             if self.team is not None:
                 self.team.close()
             if self.server is not None:
@@ -238,9 +242,11 @@ def open_runtime(
     if not options.headless:
         runtime.team = team_client(settings.team_server, store.engine)
     if runtime.team is not None:
+        from mudameter_desktop.services.remote_room import RemoteRoom  # noqa: PLC0415
         from mudameter_desktop.services.room_watch import RoomWatch  # noqa: PLC0415
 
-        runtime.watch = RoomWatch(runtime.team.link)
+        runtime.remote = RemoteRoom(runtime.team.link)
+        runtime.watch = RoomWatch(runtime.remote)
     if not serve:
         return runtime
     # While connected, phones join the team server's page: this one stays on loopback.

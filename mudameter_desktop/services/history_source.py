@@ -2,7 +2,7 @@
 
 `HistorySource` is the history window's view of a room's meetings: the local
 store (`LocalHistory`, over `MeterService`) or a team server's room
-(`services.remote_history.RemoteHistory`, over HTTP). The window calls these
+(`services.remote_room.RemoteRoom`, over HTTP). The window calls these
 methods from worker threads only, so a slow source never holds up the UI.
 `TrendsSource` is the part the Trends tab reads (`MeetingHistory` has it too).
 """

@@ -1,6 +1,7 @@
 """The team server room's live view, kept fresh in the background (SPEC §7; issue 13).
 
-What the tray shows of a remote room comes from `GET {room}/live`. Two
+What the tray shows of a remote room comes from `GET {room}/live`
+(`RemoteRoom.live`). Two
 threads keep it fresh: one follows the room's Server-Sent Events
 (`GET {room}/events`, a change made through any server process) and marks the
 view dirty on each; the other reads the view whenever it is dirty and at each
@@ -24,24 +25,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mudameter_desktop.domain.meetings import MeetingPlan, floor_minute
-from mudameter_desktop.domain.statuses import Counts
+from mudameter_desktop.domain.meetings import floor_minute
 from mudameter_desktop.services.changes import ChangeKind, MeetingChange
-from mudameter_desktop.services.team_client import (
-    CLOSE_TIMEOUT_S,
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
-    Backoff,
-    HostLink,
-)
-from mudameter_desktop.services.views import LiveView, MeetingView
+from mudameter_desktop.services.remote_room import RemoteError, RemoteRoom
+from mudameter_desktop.services.team_client import CLOSE_TIMEOUT_S, CONNECT_TIMEOUT_S, Backoff
+from mudameter_desktop.services.views import LiveView
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["RoomNow", "RoomWatch", "change_of", "live_view_of"]
+__all__ = ["RoomNow", "RoomWatch", "change_of"]
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +60,13 @@ class RoomWatch:
 
     def __init__(
         self,
-        link: HostLink,
+        room: RemoteRoom,
         *,
         backoff: Backoff | None = None,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None,  # the event stream's (tests)
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.link = link
+        self.room = room
         self._backoff = backoff or Backoff()
         self._transport = transport
         self._clock = clock
@@ -119,48 +114,41 @@ class RoomWatch:
 
     # -- the threads ----------------------------------------------------------
 
-    def _client(self, read_timeout: float) -> httpx.Client:
-        import httpx  # noqa: PLC0415 - only when connected
-
-        return httpx.Client(
-            timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT_S),
-            headers={"Authorization": f"Bearer {self.link.token}"},
-            transport=self._transport,
-            follow_redirects=False,
-        )
-
     def _read_loop(self) -> None:
-        import httpx  # noqa: PLC0415
-
-        with self._client(READ_TIMEOUT_S) as client:
+        failures = 0
+        while not self._stop.is_set():
+            minute_passed = not self._dirty.wait(self._until_next_minute())
+            if self._stop.is_set():
+                return
+            self._dirty.clear()
+            join_link = self.now.join_link
+            try:
+                view = self.room.live()
+                if minute_passed or not join_link:  # a new key reaches the QR code
+                    join_link = self.room.join_link()
+            except RemoteError as error:
+                failures += 1
+                self._publish(RoomNow(self.now.view, True, str(error), self.now.join_link))
+                self._stop.wait(self._backoff.after(failures))
+                self._dirty.set()  # try again at once after the wait
+                continue
             failures = 0
-            while not self._stop.is_set():
-                minute_passed = not self._dirty.wait(self._until_next_minute())
-                if self._stop.is_set():
-                    return
-                self._dirty.clear()
-                join_link = self.now.join_link
-                try:
-                    view = self._read(client)
-                    if minute_passed or not join_link:  # a new key reaches the QR code
-                        join_link = self._read_join_link(client)
-                except (httpx.HTTPError, ValueError) as error:
-                    failures += 1
-                    self._publish(RoomNow(self.now.view, True, _problem(error), self.now.join_link))
-                    self._stop.wait(self._backoff.after(failures))
-                    self._dirty.set()  # try again at once after the wait
-                    continue
-                failures = 0
-                self._publish(RoomNow(view, join_link=join_link))
+            self._publish(RoomNow(view, join_link=join_link))
 
     def _follow_loop(self) -> None:
-        import httpx  # noqa: PLC0415
+        import httpx  # noqa: PLC0415 - only when connected
 
-        with self._client(EVENTS_READ_TIMEOUT_S) as client:
+        link = self.room.link
+        with httpx.Client(
+            timeout=httpx.Timeout(EVENTS_READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            headers={"Authorization": f"Bearer {link.token}"},
+            transport=self._transport,
+            follow_redirects=False,
+        ) as client:
             failures = 0
             while not self._stop.is_set():
                 try:
-                    with client.stream("GET", f"{self.link.room_url}/events") as response:
+                    with client.stream("GET", f"{link.room_url}/events") as response:
                         self._stream = response
                         response.raise_for_status()
                         failures = 0
@@ -184,21 +172,6 @@ class RoomWatch:
         if self._on_event is not None:
             self._on_event(change)
 
-    def _read(self, client: httpx.Client) -> LiveView:
-        response = client.get(f"{self.link.room_url}/live")
-        response.raise_for_status()
-        return live_view_of(response.json())
-
-    def _read_join_link(self, client: httpx.Client) -> str:
-        """The join link, from the room's participant key (read once: a new key is rare)."""
-        response = client.get(f"{self.link.room_url}/participant-key")
-        response.raise_for_status()
-        answer = response.json()
-        key = answer.get("participant_key") if isinstance(answer, dict) else None
-        if not isinstance(key, str) or not key:
-            raise ValueError("no participant key in the answer")
-        return self.link.join_link(key)
-
     def _publish(self, now: RoomNow) -> None:
         if now == self.now:
             return
@@ -211,34 +184,6 @@ class RoomWatch:
         return (floor_minute(now) + timedelta(minutes=1) + AFTER_MINUTE - now).total_seconds()
 
 
-def live_view_of(answer: Any) -> LiveView:
-    """The service's `LiveView` from `GET …/live`'s JSON; ValueError if it is not one."""
-    try:
-        meeting, plan = answer["meeting"], answer["plan"]
-        return LiveView(
-            meeting=MeetingView(
-                int(meeting["id"]),
-                str(meeting["title"]),
-                _time(meeting["starts_at"]),
-                _time(meeting["ends_at"]),
-            )
-            if meeting
-            else None,
-            plan=MeetingPlan(
-                str(plan["title"]), _time(plan["starts_at"]), _time(plan["ends_at"]), None
-            )
-            if plan
-            else None,
-            running=bool(answer["running"]),
-            room=_counts(answer["room"]),
-            status=None,  # the room's, not a person's: the app knows its own clicks
-            totals=_counts(answer["totals"]),
-            recent=tuple(_counts(counts) for counts in answer["recent"]),
-        )
-    except (KeyError, TypeError) as error:
-        raise ValueError(f"not a live view: {error}") from error
-
-
 def change_of(data: str) -> MeetingChange | None:
     """A change from an event's data (`{"meeting_id", "kind"}`); None for a resync, or
     anything not understood (which, too, means: read everything again)."""
@@ -247,26 +192,3 @@ def change_of(data: str) -> MeetingChange | None:
         return MeetingChange(int(answer["meeting_id"]), ChangeKind(answer["kind"]))
     except (ValueError, TypeError, KeyError):
         return None
-
-
-def _time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"a time without its offset: {text!r}")
-    return moment.astimezone(UTC)
-
-
-def _counts(value: dict[str, int]) -> Counts:
-    return Counts(int(value["speaking"]), int(value["engaged"]), int(value["disengaged"]))
-
-
-def _problem(error: Exception) -> str:
-    import httpx  # noqa: PLC0415
-
-    if isinstance(error, httpx.HTTPStatusError):
-        return f"The team server answered {error.response.status_code}."
-    if isinstance(error, httpx.TimeoutException):
-        return "The team server does not answer."
-    if isinstance(error, httpx.HTTPError):
-        return "The team server cannot be reached."
-    return f"The team server's answer was not understood ({error})."

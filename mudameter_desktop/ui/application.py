@@ -139,10 +139,8 @@ class DesktopApp(QObject):
             from mudameter_desktop.ui.history import HistoryWindow  # noqa: PLC0415 - QtCharts, late
 
             source: HistorySource
-            if runtime.team is not None:  # the room on the team server, over HTTP
-                from mudameter_desktop.services.remote_history import RemoteHistory  # noqa: PLC0415
-
-                source = RemoteHistory(runtime.team.link)
+            if runtime.remote is not None:  # the room on the team server, over HTTP
+                source = runtime.remote
             else:
                 from mudameter_desktop.services.history_source import LocalHistory  # noqa: PLC0415
 
@@ -153,7 +151,7 @@ class DesktopApp(QObject):
             self.controller.resynced.connect(self.history.refresh)
             self.controller.settings_changed.connect(self.history.set_settings)
             self.history.export_folder_chosen.connect(self.controller.remember_export_folder)
-        elif runtime.team is not None:
+        elif runtime.remote is not None:
             self.history.refresh()  # read the room again on each showing
         self.history.show_and_raise()
 

@@ -12,6 +12,7 @@ burst of them into one refresh.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -192,21 +193,30 @@ class MeterController(QObject):
         self._record(status)
 
     def start_meeting(self, title: str, duration_minutes: int) -> None:
-        if self.runtime is None:
+        runtime = self.runtime
+        if runtime is None:
+            return
+        failure, chosen = "The meeting could not be started", title.strip() or None
+        if runtime.remote is not None:  # over HTTP: in a worker
+            remote = runtime.remote
+            self._remotely(failure, lambda: remote.start_meeting(chosen, duration_minutes))
             return
         self._guarded(
-            "The meeting could not be started",
-            lambda: self._service().start_meeting(
-                title=title.strip() or None, duration_minutes=duration_minutes
-            ),
+            failure,
+            lambda: self._service().start_meeting(title=chosen, duration_minutes=duration_minutes),
         )
         self.refresh_live()
 
     def end_meeting(self) -> None:
-        live = self.state.live
-        if self.runtime is None or live.meeting is None or not live.running:
+        live, runtime = self.state.live, self.runtime
+        if runtime is None or live.meeting is None or not live.running:
             return
-        self._guarded("The meeting could not be ended", self._service().end_meeting)
+        failure = "The meeting could not be ended"
+        if runtime.remote is not None:
+            remote, meeting_id = runtime.remote, live.meeting.id
+            self._remotely(failure, lambda: remote.end_meeting(meeting_id))
+            return
+        self._guarded(failure, self._service().end_meeting)
         self.refresh_live()
 
     def set_share_on_lan(self, share: bool) -> None:
@@ -485,25 +495,54 @@ class MeterController(QObject):
             log.exception(failure)
             emit(self.notify, failure, "See the log for details.")
 
+    def _remotely(self, failure: str, action: Callable[[], object]) -> None:
+        """A host action on the team server's room, in a worker; the room's events and
+        the watch's next read show its effect, a failure becomes a notification."""
+
+        def failed(error: BaseException) -> None:
+            from mudameter_desktop.services.errors import (  # noqa: PLC0415 - cheap
+                InvalidInputError,
+                NotFoundError,
+            )
+            from mudameter_desktop.services.remote_room import RemoteError  # noqa: PLC0415
+
+            if isinstance(error, InvalidInputError | NotFoundError | RemoteError):
+                emit(self.notify, failure, str(error))
+            else:
+                log.error("%s", failure, exc_info=error)
+                emit(self.notify, failure, "See the log for details.")
+
+        self.tasks.run(action, self._refresh_room, failed)
+
+    def _refresh_room(self, _result: object = None) -> None:
+        """Read the team server room's view again (after a host action)."""
+        if self.runtime is not None and self.runtime.watch is not None:
+            self.runtime.watch.refresh()
+
     def _announce(self, ended_id: int | None, view: LiveView) -> None:
         """The meeting shown changed: the one left behind (read once), and the new one."""
         from mudameter_desktop.services.errors import NotFoundError  # noqa: PLC0415 - cheap
 
-        settings = self.settings
-        if not settings.notify_meetings:
+        settings, runtime = self.settings, self.runtime
+        if not settings.notify_meetings or runtime is None:
             return
-        # A team server room's meeting is not in this computer's store: no sum-up of it.
-        if ended_id is not None and self.runtime is not None and self.runtime.watch is None:
-            try:
-                ended = self._service().history.summary(ended_id)
-            except NotFoundError:
-                pass  # deleted: nothing to sum up
-            else:
-                emit(self.notify, f"{ended.title} ended", meeting_summary_text(ended, settings))
+        if ended_id is not None and runtime.remote is not None:  # read in a worker
+            remote = runtime.remote
+            self.tasks.run(lambda: remote.summary(ended_id), self._announce_ended, _ignore)
+        elif ended_id is not None:
+            with contextlib.suppress(NotFoundError):  # deleted: nothing to sum up
+                self._announce_ended(self._service().history.summary(ended_id))
         if view.meeting is not None:
             emit(
                 self.notify, f"{view.meeting.title} started", meeting_line(view.meeting, self.zone)
             )
+
+    def _announce_ended(self, ended: object) -> None:
+        from mudameter_desktop.services.views import MeetingSummary  # noqa: PLC0415 - cheap
+
+        if isinstance(ended, MeetingSummary):
+            settings = self.settings
+            emit(self.notify, f"{ended.title} ended", meeting_summary_text(ended, settings))
 
     def _maybe_nudge(self, view: LiveView) -> None:
         """Nudge once when more than half the room has been disengaged for 5 minutes."""
@@ -541,3 +580,8 @@ class MeterController(QObject):
             return
         self.refresh_live()
         emit(self.refreshed)
+
+
+def _ignore(error: BaseException) -> None:
+    """A sum-up that could not be read (deleted, or the server away) is not announced."""
+    log.debug("The ended meeting's sum-up was not read: %s", error)

@@ -57,7 +57,7 @@ from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.paths import as_user_file
 from mudameter_desktop.services.changes import ChangeKind
 from mudameter_desktop.services.errors import NotFoundError
-from mudameter_desktop.services.remote_history import RemoteRefusedError, RemoteUnavailableError
+from mudameter_desktop.services.remote_room import RemoteRefusedError, RemoteUnavailableError
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.ui.icons import icon, status_icon
 from mudameter_desktop.ui.signals import emit

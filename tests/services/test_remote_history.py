@@ -1,4 +1,4 @@
-"""The history of a team server's room over HTTP (`RemoteHistory`; SPEC §7, issue 13).
+"""The history of a team server's room over HTTP (`RemoteRoom`; SPEC §7, issue 13).
 
 Against a real `mudameter --headless` team server on a throwaway PostgreSQL
 (tests/team_server.py): every read equals what the room's own `MeetingHistory`
@@ -29,10 +29,10 @@ from sqlalchemy import select
 from mudameter_desktop.domain.trends import Period
 from mudameter_desktop.services.errors import InvalidInputError, NotFoundError
 from mudameter_desktop.services.history import MeetingHistory
-from mudameter_desktop.services.remote_history import (
+from mudameter_desktop.services.remote_room import (
     RemoteError,
-    RemoteHistory,
     RemoteRefusedError,
+    RemoteRoom,
     RemoteUnavailableError,
 )
 from mudameter_desktop.services.team_client import HostLink
@@ -124,13 +124,13 @@ def room(
 
 
 @pytest.fixture
-def remote(room: Room_) -> Iterator[RemoteHistory]:
-    history = RemoteHistory(room.link)
+def remote(room: Room_) -> Iterator[RemoteRoom]:
+    history = RemoteRoom(room.link)
     yield history
     history.close()
 
 
-def test_pages_are_the_rooms_own(room: Room_, remote: RemoteHistory) -> None:
+def test_pages_are_the_rooms_own(room: Room_, remote: RemoteRoom) -> None:
     first, second = remote.list_meetings(1), remote.list_meetings(2)
     assert (first.page, first.page_size, first.total, first.pages) == (1, 20, MEETINGS, 2)
     assert len(first.items) == 20 and len(second.items) == 2
@@ -142,7 +142,7 @@ def test_pages_are_the_rooms_own(room: Room_, remote: RemoteHistory) -> None:
         remote.list_meetings(0)
 
 
-def test_a_meetings_detail_is_the_rooms_own(room: Room_, remote: RemoteHistory) -> None:
+def test_a_meetings_detail_is_the_rooms_own(room: Room_, remote: RemoteRoom) -> None:
     retro = remote.list_meetings(1).items[1]
     assert retro.title == "Retro"
     detail = remote.meeting_detail(retro.id)
@@ -153,7 +153,7 @@ def test_a_meetings_detail_is_the_rooms_own(room: Room_, remote: RemoteHistory) 
     assert remote.summary(retro.id) == room.truth.summary(retro.id)
 
 
-def test_trends_heatmap_and_titles_are_the_rooms_own(room: Room_, remote: RemoteHistory) -> None:
+def test_trends_heatmap_and_titles_are_the_rooms_own(room: Room_, remote: RemoteRoom) -> None:
     for by in Period:
         assert remote.trends(by) == room.truth.trends(by)
     assert sum(point.meetings for point in remote.trends(Period.WEEK)) == MEETINGS
@@ -163,7 +163,7 @@ def test_trends_heatmap_and_titles_are_the_rooms_own(room: Room_, remote: Remote
     assert [(t.title, t.meetings) for t in titles] == [("Retro", 5)]
 
 
-def test_a_missing_meeting_is_not_found_as_locally(remote: RemoteHistory) -> None:
+def test_a_missing_meeting_is_not_found_as_locally(remote: RemoteRoom) -> None:
     for action in (
         lambda: remote.meeting_detail(MISSING),
         lambda: remote.summary(MISSING),
@@ -175,7 +175,7 @@ def test_a_missing_meeting_is_not_found_as_locally(remote: RemoteHistory) -> Non
             action()
 
 
-def test_rename_and_delete_act_on_the_room(room: Room_, remote: RemoteHistory) -> None:
+def test_rename_and_delete_act_on_the_room(room: Room_, remote: RemoteRoom) -> None:
     meeting_id = room.start_meeting(datetime.now(UTC) - timedelta(days=60), "Kick-off")
     renamed = remote.rename_meeting(meeting_id, "Kick-off, renamed")
     assert (renamed.id, renamed.title) == (meeting_id, "Kick-off, renamed")
@@ -193,13 +193,13 @@ def test_rename_and_delete_act_on_the_room(room: Room_, remote: RemoteHistory) -
 def test_a_refused_link_or_a_removed_room_says_so(room: Room_) -> None:
     wrong_token = HostLink(room.link.base_url, room.link.slug, "not-the-host-token-0123456789")
     with pytest.raises(RemoteRefusedError, match="refused the host link"):
-        RemoteHistory(wrong_token).list_meetings(1)
+        RemoteRoom(wrong_token).list_meetings(1)
     no_room = HostLink(room.link.base_url, "no-such-room", room.link.token)
     with pytest.raises(RemoteRefusedError):
-        RemoteHistory(no_room).list_meetings(1)
+        RemoteRoom(no_room).list_meetings(1)
 
 
-def test_a_stopped_server_is_unavailable_at_once(room: Room_, remote: RemoteHistory) -> None:
+def test_a_stopped_server_is_unavailable_at_once(room: Room_, remote: RemoteRoom) -> None:
     assert remote.list_meetings(1).total == MEETINGS  # connected, a connection kept
     room.server.stop()
     try:
@@ -216,7 +216,7 @@ def test_nothing_listening_is_unavailable_at_once() -> None:
     link = HostLink(f"http://127.0.0.1:{free_port()}", "team-a", "token-0123456789abcdef")
     began = time.monotonic()
     with pytest.raises(RemoteUnavailableError, match="cannot be reached"):
-        RemoteHistory(link).meeting_detail(1)
+        RemoteRoom(link).meeting_detail(1)
     assert time.monotonic() - began < 2
 
 
@@ -255,19 +255,19 @@ def hanging() -> Iterator[HostLink]:
 
 
 def test_a_hanging_server_is_unavailable_after_the_read_timeout(hanging: HostLink) -> None:
-    remote = RemoteHistory(hanging, read_timeout=0.3)
+    remote = RemoteRoom(hanging, read_timeout=0.3)
     began = time.monotonic()
     with pytest.raises(RemoteUnavailableError, match="does not answer"):
         remote.trends(Period.WEEK)
     assert 0.25 < time.monotonic() - began < 2
 
 
-def scripted(status: int, body: bytes = b"{}") -> RemoteHistory:
+def scripted(status: int, body: bytes = b"{}") -> RemoteRoom:
     def answer(_request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=body, headers={"content-type": "application/json"})
 
     link = HostLink("https://meter.example.com", "team-a", "token-0123456789abcdef")
-    return RemoteHistory(link, transport=httpx.MockTransport(answer))
+    return RemoteRoom(link, transport=httpx.MockTransport(answer))
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
@@ -291,7 +291,7 @@ def test_the_host_token_goes_in_the_authorization_header() -> None:
         return httpx.Response(200, json={"items": []})
 
     link = HostLink("https://meter.example.com/prefix", "team-a", "token-0123456789abcdef")
-    remote = RemoteHistory(link, transport=httpx.MockTransport(answer))
+    remote = RemoteRoom(link, transport=httpx.MockTransport(answer))
     assert remote.trends(Period.MONTH) == []
     assert remote.heatmap() == []
     assert [str(request.url) for request in seen] == [

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QInputDialog
 from pytestqt.qtbot import QtBot
 
 from mudameter_desktop.runtime import Runtime
-from mudameter_desktop.services.remote_history import RemoteHistory
+from mudameter_desktop.services.remote_room import RemoteRoom
 from mudameter_desktop.services.team_client import TeamClient
 from mudameter_desktop.settings import Settings
 from mudameter_desktop.store.database import OpenedStore
@@ -66,7 +66,7 @@ def tasks() -> Iterator[TaskRunner]:
 def test_the_window_shows_the_rooms_meetings_and_renames_there(
     room: Room_, tasks: TaskRunner, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = RemoteHistory(room.link)
+    source = RemoteRoom(room.link)
     window = HistoryWindow(source, ZONE, Settings(), tasks)
     qtbot.addWidget(window)
     window.show()
@@ -107,7 +107,7 @@ def test_a_hanging_server_never_freezes_the_window_and_it_says_so(
 ) -> None:
     with hanging_server() as link:
         began = time.monotonic()
-        window = HistoryWindow(RemoteHistory(link, read_timeout=1.5), ZONE, Settings(), tasks)
+        window = HistoryWindow(RemoteRoom(link, read_timeout=1.5), ZONE, Settings(), tasks)
         qtbot.addWidget(window)
         window.show()
         assert time.monotonic() - began < 0.5  # the window opens at once
@@ -129,7 +129,7 @@ def test_a_hanging_server_never_freezes_the_window_and_it_says_so(
 def test_the_window_says_what_it_shows_when_the_server_goes_and_comes_back(
     room: Room_, tasks: TaskRunner, qtbot: QtBot
 ) -> None:
-    window = HistoryWindow(RemoteHistory(room.link), ZONE, Settings(), tasks)
+    window = HistoryWindow(RemoteRoom(room.link), ZONE, Settings(), tasks)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.model.rowCount() == 20)
@@ -156,11 +156,12 @@ def test_the_app_connected_to_a_room_opens_its_history(
     room: Room_, desktop: DesktopApp, runtime: Runtime, store: OpenedStore, qtbot: QtBot
 ) -> None:
     runtime.team = TeamClient(room.link, store.engine)  # connected (not sending: no clicks)
+    runtime.remote = RemoteRoom(room.link)
     desktop.menu.history.trigger()
     window = desktop.history
     assert window is not None
     qtbot.addWidget(window)
-    assert isinstance(window.source, RemoteHistory)
+    assert isinstance(window.source, RemoteRoom)
     qtbot.waitUntil(lambda: window.model.rowCount() == 20)
     assert window.model.data(window.model.index(0, 1)) == f"Meeting {MEETINGS - 1}"
     window.hide()

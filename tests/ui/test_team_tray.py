@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.runtime import Runtime
+from mudameter_desktop.services.remote_room import RemoteRoom
 from mudameter_desktop.services.room_watch import RoomWatch
 from mudameter_desktop.services.team_client import Backoff, HostLink, TeamClient
 from mudameter_desktop.store.database import OpenedStore
@@ -47,7 +48,8 @@ def connected(
     """The tray app with its clicks going to the team server's room."""
     link = HostLink.parse(team_server.host_link)
     runtime.team = TeamClient(link, store.engine, backoff=Backoff(0.1, 0.5))
-    runtime.watch = RoomWatch(link, backoff=Backoff(0.1, 0.5))
+    runtime.remote = RemoteRoom(link)
+    runtime.watch = RoomWatch(runtime.remote, backoff=Backoff(0.1, 0.5))
     app = start_app(qtbot, runtime, quit_recorder)
     yield app
     app.quit()
@@ -165,3 +167,27 @@ def test_the_history_follows_the_rooms_changes_made_elsewhere(
     )
     assert renamed.status_code == 200, renamed.text
     qtbot.waitUntil(lambda: model.data(model.index(0, 1)) == "Renamed elsewhere", timeout=15_000)
+
+
+@pytest.mark.pg
+@pytest.mark.slow
+@pytest.mark.usefixtures("tray_available")
+def test_start_and_end_a_meeting_in_the_room_from_the_tray(
+    connected: DesktopApp, team_server: TeamServer, qtbot: QtBot
+) -> None:
+    live = lambda: connected.state.live  # noqa: E731
+    connected.controller.start_meeting("  Retro  ", 30)
+    qtbot.waitUntil(lambda: live().meeting is not None and live().running, timeout=15_000)
+    meeting = live().meeting
+    assert meeting is not None
+    assert meeting.title == "Retro"
+    [stored] = team_server.get("/meetings").json()["items"]
+    assert (stored["id"], stored["title"]) == (meeting.id, "Retro")
+    connected.controller.end_meeting()
+    qtbot.waitUntil(lambda: not live().running, timeout=15_000)
+    ended = team_server.get(f"/meetings/{meeting.id}").json()
+    assert ended["ends_at"] < stored["ends_at"]  # ended now, not at its planned end
+    with qtbot.waitSignal(connected.controller.notify, timeout=15_000) as told:
+        connected.controller.end_meeting()  # nothing runs: the tray does not offer it
+        connected.controller.start_meeting("x" * 300, 30)  # the server refuses the title
+    assert told.args[0] == "The meeting could not be started"

@@ -1,5 +1,6 @@
-"""A team server room's history over HTTP: the history window's `HistorySource` when
-the desktop app is connected (SPEC §7, last bullet; issue 13).
+"""A team server's room over HTTP, as the desktop app uses it when connected (SPEC §7,
+last bullet; issue 13): the history window's `HistorySource`, the tray's live view
+and join link (read by `services.room_watch`), and the host's start and end.
 
 Every call is one or a few requests to the room's API with the host token
 (`Authorization: Bearer`), answered as the local `MeetingHistory` and
@@ -19,15 +20,17 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mudameter_desktop.domain.meetings import MeetingPlan
 from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.domain.trends import MIN_RECURRENCES, Period, wasted_person_hours
 from mudameter_desktop.services.errors import InvalidInputError, NotFoundError
 from mudameter_desktop.services.team_client import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from mudameter_desktop.services.views import (
     HeatCell,
+    LiveView,
     MeetingDetail,
     MeetingPage,
     MeetingSummary,
@@ -46,8 +49,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_TITLE_PAGES",
     "RemoteError",
-    "RemoteHistory",
     "RemoteRefusedError",
+    "RemoteRoom",
     "RemoteUnavailableError",
 ]
 
@@ -55,7 +58,7 @@ __all__ = [
 # meeting pages (20 meetings each), at most this many pages (the newest 2,000 meetings).
 MAX_TITLE_PAGES = 100
 _RETRIED_CODES = frozenset({408, 429})
-_INVALID_CODES = frozenset({400, 413, 422})
+_INVALID_CODES = frozenset({400, 409, 413, 422})  # 409: not running (end), and such
 
 T = TypeVar("T")
 
@@ -72,7 +75,7 @@ class RemoteRefusedError(RemoteError):
     """The server refused the host link (401, 403) or has no such room (404)."""
 
 
-class RemoteHistory:
+class RemoteRoom:
     """The meetings of a team server's room, read and changed with its host token."""
 
     def __init__(
@@ -92,7 +95,7 @@ class RemoteHistory:
         self._closed = False
 
     def __repr__(self) -> str:  # the link's repr holds no token
-        return f"RemoteHistory({self.link!r})"
+        return f"RemoteRoom({self.link!r})"
 
     def close(self) -> None:
         """Close the connections; a later call raises `RemoteUnavailableError`."""
@@ -176,6 +179,33 @@ class RemoteHistory:
     def delete_meeting(self, meeting_id: int) -> None:
         """`DELETE …/meetings/{id}`: the meeting and all its minutes."""
         self._request("DELETE", f"/meetings/{_path_id(meeting_id)}", meeting_id=meeting_id)
+
+    # -- the tray's ----------------------------------------------------------------
+
+    def live(self) -> LiveView:
+        """`GET …/live`: the room now. Its `status` is None: the view is the room's, not
+        a person's (the app knows its own clicks)."""
+        return _read(_live_view, self._json("GET", "/live"))
+
+    def join_link(self) -> str:
+        """The room's join link, from its participant key (the host's to read)."""
+        answer = self._json("GET", "/participant-key")
+        return self.link.join_link(_read(lambda data: _text(data["participant_key"]), answer))
+
+    def start_meeting(self, title: str | None, duration_minutes: int) -> MeetingView:
+        """`POST …/meetings` with `starts_at` now: an explicit meeting from this minute."""
+        body: dict[str, Any] = {
+            "starts_at": datetime.now(UTC).isoformat(),
+            "duration_minutes": duration_minutes,
+        }
+        if title:
+            body["title"] = title
+        return _read(_meeting_view, self._json("POST", "/meetings", body=body))
+
+    def end_meeting(self, meeting_id: int) -> MeetingView:
+        """`POST …/meetings/{id}/end`; `NotFoundError` if it is not running any more."""
+        path = f"/meetings/{_path_id(meeting_id)}/end"
+        return _read(_meeting_view, self._json("POST", path, meeting_id=meeting_id))
 
     # -- HTTP -------------------------------------------------------------------
 
@@ -314,6 +344,23 @@ def _counts(data: Any) -> Counts:
 def _meeting_view(data: Any) -> MeetingView:
     return MeetingView(
         _int(data["id"]), _text(data["title"]), _time(data["starts_at"]), _time(data["ends_at"])
+    )
+
+
+def _live_view(data: Any) -> LiveView:
+    meeting, plan = data["meeting"], data["plan"]
+    return LiveView(
+        meeting=_meeting_view(meeting) if meeting is not None else None,
+        plan=MeetingPlan(
+            _text(plan["title"]), _time(plan["starts_at"]), _time(plan["ends_at"]), None
+        )
+        if plan is not None
+        else None,
+        running=bool(data["running"]),
+        room=_counts(data["room"]),
+        status=None,
+        totals=_counts(data["totals"]),
+        recent=tuple(_counts(counts) for counts in data["recent"]),
     )
 
 
