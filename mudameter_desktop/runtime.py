@@ -50,6 +50,8 @@ __all__ = [
     "Runtime",
     "Server",
     "StartupError",
+    "connect",
+    "disconnect",
     "host_for",
     "is_shared",
     "open_runtime",
@@ -141,12 +143,7 @@ class Runtime:
     def close(self) -> None:
         """Stop the team client and the server, store the last minutes, close the store."""
         try:
-            if self.watch is not None:
-                self.watch.close()
-            if self.remote is not None:
-                self.remote.close()
-            if self.team is not None:
-                self.team.close()
+            disconnect(self)()
             if self.server is not None:
                 self.server.stop()
             self.service.settle()
@@ -240,13 +237,7 @@ def open_runtime(
         + (["--data-dir", str(paths.data_dir)] if options.data_dir else []),
     )
     if not options.headless:
-        runtime.team = team_client(settings.team_server, store.engine)
-    if runtime.team is not None:
-        from mudameter_desktop.services.remote_room import RemoteRoom  # noqa: PLC0415
-        from mudameter_desktop.services.room_watch import RoomWatch  # noqa: PLC0415
-
-        runtime.remote = RemoteRoom(runtime.team.link)
-        runtime.watch = RoomWatch(runtime.remote)
+        connect(runtime, settings.team_server)
     if not serve:
         return runtime
     # While connected, phones join the team server's page: this one stays on loopback.
@@ -269,6 +260,35 @@ def open_runtime(
         log.warning("The HTTP server did not start: %s", failure)
         runtime.server_error = str(failure)
     return runtime
+
+
+def connect(runtime: Runtime, host_link: str) -> None:
+    """Make the clients of the team server room `host_link` names (not started): its
+    clicks' sender, the room over HTTP and its live view. "" (or a saved link that no
+    longer reads as one): none, the app works on its own store."""
+    runtime.team = team_client(host_link, runtime.service.engine)
+    if runtime.team is None:
+        runtime.remote = runtime.watch = None
+        return
+    from mudameter_desktop.services.remote_room import RemoteRoom  # noqa: PLC0415
+    from mudameter_desktop.services.room_watch import RoomWatch  # noqa: PLC0415
+
+    runtime.remote = RemoteRoom(runtime.team.link)
+    runtime.watch = RoomWatch(runtime.remote)
+
+
+def disconnect(runtime: Runtime) -> Callable[[], None]:
+    """Forget the room's clients; returns what stops them (up to a few seconds while a
+    request is in flight: a worker's job, or the app's last step)."""
+    clients = (runtime.watch, runtime.remote, runtime.team)
+    runtime.team = runtime.remote = runtime.watch = None
+
+    def stop() -> None:
+        for client in clients:
+            if client is not None:
+                client.close()
+
+    return stop
 
 
 def team_client(host_link: str, engine: Engine) -> TeamClient | None:

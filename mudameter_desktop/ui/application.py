@@ -83,6 +83,7 @@ class DesktopApp(QObject):
         menu.quit.triggered.connect(self.quit)
         self.state.changed.connect(self._sync)
         self.controller.notify.connect(self.show_message)
+        self.controller.connection_changed.connect(self._on_connection_changed)
         self.controller.ready.connect(self._on_ready)
         self.controller.failed.connect(self._on_failed)
         self._sync()
@@ -202,9 +203,28 @@ class DesktopApp(QObject):
             return
         settings = dialog.values()
         share_changed = settings.share_on_lan != runtime.settings.share_on_lan
-        self.controller.save_settings(settings)
+        team_server = settings.team_server  # connecting is more than saving: below
+        self.controller.save_settings(
+            settings.with_changes(team_server=runtime.settings.team_server)
+        )
+        self.controller.set_team_server(team_server)
         if share_changed:
             self.controller.set_share_on_lan(settings.share_on_lan)
+
+    @Slot()
+    def _on_connection_changed(self) -> None:
+        """Another room, or this computer's store again: the history window is made anew
+        on its source (the old one is let go once its reads in flight have answered)."""
+        old, self.history = self.history, None
+        if old is None:
+            return
+        self.controller.meetings_changed.disconnect(old.apply_changes)
+        self.controller.resynced.disconnect(old.refresh)
+        self.controller.settings_changed.disconnect(old.set_settings)
+        shown = old.isVisible()
+        old.hide()
+        if shown:
+            self.show_history()
 
     @Slot(str, str)
     def show_message(self, title: str, message: str) -> None:

@@ -42,7 +42,7 @@ from mudameter_desktop.ui.tasks import Batch, Job, TaskRunner
 
 if TYPE_CHECKING:  # the service layer imports SQLAlchemy: loaded after the tray shows
     from mudameter_desktop.services.meter import MeterService
-    from mudameter_desktop.services.room_watch import RoomNow
+    from mudameter_desktop.services.room_watch import RoomNow, RoomWatch
     from mudameter_desktop.services.team_client import DroppedClick, TeamClient, TeamState
     from mudameter_desktop.services.views import LiveView, MeetingSummary
 
@@ -70,11 +70,14 @@ class MeterController(QObject):
     settings_changed = Signal(object)  # the Settings, saved and applied
     notify = Signal(str, str)  # title, message for a tray notification
     _hub_changed = Signal(object)  # a MeetingChange, emitted in the writer's thread
-    _team_state = Signal(object)  # a TeamState, emitted in the team client's sender thread
-    _team_dropped = Signal(object)  # a DroppedClick, likewise
-    _room_changed = Signal(object)  # a RoomNow, emitted in the room watch's reading thread
-    _room_event = Signal(object)  # a MeetingChange or None, from the room's events thread
+    # From a team server room's client threads, each with the client it came from (a
+    # report of a client already replaced by a new connection is not shown):
+    _team_state = Signal(object, object)  # TeamClient, TeamState: the sender thread's
+    _team_dropped = Signal(object)  # a DroppedClick (shown whichever client dropped it)
+    _room_changed = Signal(object, object)  # RoomWatch, RoomNow: its reading thread's
+    _room_event = Signal(object, object)  # RoomWatch, MeetingChange or None: its events'
     resynced = Signal()  # a team server room's changes may have been missed: read it all again
+    connection_changed = Signal()  # connected to another room, or back to this computer's
 
     def __init__(self, state: MeterState, tasks: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -144,16 +147,7 @@ class MeterController(QObject):
             team_room=team.link.slug if team else "",
             waiting=team.state.waiting if team else 0,
         )
-        if team is not None:  # its reports come from its thread: handed over by signal
-            team.start(
-                on_state=lambda state: emit(self._team_state, state),
-                on_dropped=lambda click: emit(self._team_dropped, click),
-            )
-        if runtime.watch is not None:
-            runtime.watch.start(
-                lambda now: emit(self._room_changed, now),
-                lambda change: emit(self._room_event, change),
-            )
+        self._start_team(runtime)
         queued, self._queued = self._queued, []
         for status in queued:
             self._record(status)
@@ -219,6 +213,51 @@ class MeterController(QObject):
         self._guarded(failure, self._service().end_meeting)
         self.refresh_live()
 
+    def set_team_server(self, host_link: str) -> None:
+        """Connect to the team server room of `host_link` now, or with "" go back to this
+        computer's store (whose history stays as it was). The link is remembered."""
+        runtime = self.runtime
+        if runtime is None or host_link == runtime.settings.team_server:
+            return
+        from mudameter_desktop.runtime import connect, disconnect  # noqa: PLC0415 - cheap
+
+        self.save_settings(runtime.settings.with_changes(team_server=host_link))
+        self.tasks.run(disconnect(runtime), _ignore, _ignore)  # may wait on a request
+        connect(runtime, host_link)
+        self._room, self._status_meeting, self._meeting_id = None, None, None
+        server, team = runtime.server, runtime.team
+        self.state.update(
+            status=None,
+            team_room=team.link.slug if team else "",
+            waiting=team.state.waiting if team else 0,
+            offline=False,
+            stale=False,
+            join_url=server.join_url() if server and not team else "",
+        )
+        self._start_team(runtime)
+        # The embedded server: loopback while connected, the saved choice otherwise.
+        shared = runtime.settings.share_on_lan and team is None
+        if server is not None and is_shared(server) != shared:
+            self.tasks.run(
+                lambda: server.rebind(host_for(shared)), self._on_rebound, self._on_rebind_failed
+            )
+        self.refresh_live(announce=False)
+        emit(self.connection_changed)
+
+    def _start_team(self, runtime: Runtime) -> None:
+        """Start the room's clients; their reports reach the UI thread by signal."""
+        team, watch = runtime.team, runtime.watch
+        if team is not None:
+            team.start(
+                on_state=lambda state: emit(self._team_state, team, state),
+                on_dropped=lambda click: emit(self._team_dropped, click),
+            )
+        if watch is not None:
+            watch.start(
+                lambda now: emit(self._room_changed, watch, now),
+                lambda change: emit(self._room_event, watch, change),
+            )
+
     def set_share_on_lan(self, share: bool) -> None:
         """Rebind the server (in a worker) and remember the choice."""
         runtime = self.runtime
@@ -246,10 +285,11 @@ class MeterController(QObject):
     def _on_rebound(self, _result: object) -> None:
         runtime = self.runtime
         if runtime is not None and runtime.server is not None:
+            connected = runtime.team is not None  # phones join the room: its link stays
             self.state.update(
                 share_on_lan=is_shared(runtime.server),
                 local_url=runtime.server.local_url,
-                join_url=runtime.server.join_url(),
+                join_url=self.state.live.join_url if connected else runtime.server.join_url(),
             )
 
     def _on_rebind_failed(self, error: BaseException) -> None:
@@ -363,9 +403,9 @@ class MeterController(QObject):
             status = None  # another meeting now: the click counts in its own
         return replace(view, status=status)
 
-    @Slot(object)
-    def _on_room_changed(self, now: RoomNow) -> None:
-        if self.runtime is None:
+    @Slot(object, object)
+    def _on_room_changed(self, watch: RoomWatch, now: RoomNow) -> None:
+        if self.runtime is None or watch is not self.runtime.watch:
             return
         self._room = now
         if now.join_link:
@@ -373,9 +413,11 @@ class MeterController(QObject):
         self.refresh_live()
         emit(self.refreshed)
 
-    @Slot(object)
-    def _on_room_event(self, change: MeetingChange | None) -> None:
+    @Slot(object, object)
+    def _on_room_event(self, watch: RoomWatch, change: MeetingChange | None) -> None:
         """A change in the team server's room: the same path as the local store's."""
+        if self.runtime is None or watch is not self.runtime.watch:
+            return
         if change is None:
             emit(self.resynced)
         else:
@@ -465,9 +507,9 @@ class MeterController(QObject):
         self._status_meeting = self._meeting_id
         self.state.update(status=status)
 
-    @Slot(object)
-    def _on_team_state(self, state: TeamState) -> None:
-        if self.runtime is not None:
+    @Slot(object, object)
+    def _on_team_state(self, team: TeamClient, state: TeamState) -> None:
+        if self.runtime is not None and team is self.runtime.team:
             self.state.update(offline=not state.online, waiting=state.waiting)
 
     @Slot(object)
@@ -582,6 +624,7 @@ class MeterController(QObject):
         emit(self.refreshed)
 
 
-def _ignore(error: BaseException) -> None:
-    """A sum-up that could not be read (deleted, or the server away) is not announced."""
-    log.debug("The ended meeting's sum-up was not read: %s", error)
+def _ignore(outcome: object) -> None:
+    """Work whose outcome nobody waits for: a sum-up that could not be read (deleted, or
+    the server away) is not announced, old clients that stopped are gone."""
+    log.debug("Background work ended with %r", outcome)

@@ -114,6 +114,7 @@ class SettingsDialog(QDialog):
         calendar = QHBoxLayout()
         calendar.addWidget(self.calendar, 1)
         calendar.addWidget(choose)
+        self.team_server = TeamServerField(settings.team_server)
         form = QFormLayout(self)
         form.addRow("Port (after a restart):", self.port)
         if serving:
@@ -125,12 +126,14 @@ class SettingsDialog(QDialog):
         form.addRow("", self.notify_meetings)
         form.addRow("", self.nudge_disengaged)
         form.addRow("Calendar (after a restart):", calendar)
+        form.addRow("Team server:", self.team_server)
         self.shortcuts = ShortcutSettings(settings, shortcuts_note)  # ui/shortcut_settings.py
         form.addRow(self.shortcuts)
         form.addRow(_ok_cancel(self))
 
     def accept(self) -> None:
-        if self.shortcuts.problem() is None:  # else the box says what is wrong
+        team_server = self.team_server.check()  # both say what is wrong, if anything
+        if team_server and self.shortcuts.problem() is None:
             super().accept()
 
     def values(self) -> Settings:
@@ -144,6 +147,7 @@ class SettingsDialog(QDialog):
             notify_meetings=self.notify_meetings.isChecked(),
             nudge_disengaged=self.nudge_disengaged.isChecked(),
             calendar=self.calendar.text().strip(),
+            team_server=self.team_server.link.text().strip(),
             **self.shortcuts.values(),
         )
 
@@ -153,6 +157,48 @@ class SettingsDialog(QDialog):
         )
         if path:
             self.calendar.setText(path)
+
+
+class TeamServerField(QWidget):
+    """A team server room's host link (empty: this computer), and why it is refused."""
+
+    def __init__(self, link: str) -> None:
+        super().__init__()
+        self.link = QLineEdit(link)
+        self.link.setPlaceholderText("a room's host link; empty: this computer")
+        self.link.setToolTip(
+            "Paste the host link `mudameter rooms add` printed: your clicks, the meter and the "
+            "history then work on that room of the team server. Empty it to come back to "
+            "this computer's own meetings, which stay as they were."
+        )
+        self.problem = QLabel()
+        self.problem.setStyleSheet("color: #b00020")
+        self.problem.setWordWrap(True)
+        self.problem.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.link)
+        layout.addWidget(self.problem)
+
+    def check(self) -> bool:
+        """Whether the link is usable; if not, the field says why."""
+        problem = team_link_problem(self.link.text())
+        self.problem.setText(problem or "")
+        self.problem.setVisible(problem is not None)
+        return problem is None
+
+
+def team_link_problem(text: str) -> str | None:
+    """Why `text` is not a host link (None: it is one, or empty: not connected)."""
+    if not text.strip():
+        return None
+    from mudameter_desktop.services.team_client import HostLink  # noqa: PLC0415 - late
+
+    try:
+        HostLink.parse(text.strip())
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def qr_pixmap(text: str) -> QPixmap:

@@ -16,11 +16,14 @@ from pytestqt.qtbot import QtBot
 
 from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.runtime import Runtime
+from mudameter_desktop.services.history_source import LocalHistory
 from mudameter_desktop.services.remote_room import RemoteRoom
 from mudameter_desktop.services.room_watch import RoomWatch
 from mudameter_desktop.services.team_client import Backoff, HostLink, TeamClient
+from mudameter_desktop.settings import Settings
 from mudameter_desktop.store.database import OpenedStore
 from mudameter_desktop.ui.application import DesktopApp
+from mudameter_desktop.ui.dialogs import SettingsDialog
 from mudameter_desktop.ui.meter_window import server_line
 from mudameter_desktop.ui.state import LiveState, delivery_line, tooltip
 from tests.postgres import PostgresCluster
@@ -93,7 +96,8 @@ def test_a_tray_click_reaches_the_room_and_offline_clicks_wait_then_arrive(
     assert team_server.post("/users/status", {"status": "speaking"}).status_code == 200
     qtbot.waitUntil(lambda: live().room == Counts(speaking=1, engaged=1), timeout=10_000)
     assert live().status is Status.ENGAGED  # the app's own, in the meeting shown
-    assert live().muda == 0.0
+    # As the room's server says (whatever the hour: before its start a slot has no muda).
+    assert live().muda == team_server.get("/live").json()["muda"]
     # Phones join the room on the team server: its join link, not this computer's page.
     assert live().join_url == f"{team_server.room_url}/#key={team_server.participant_key}"
     assert server_line(live()).startswith("Join from a phone:")
@@ -191,3 +195,56 @@ def test_start_and_end_a_meeting_in_the_room_from_the_tray(
         connected.controller.end_meeting()  # nothing runs: the tray does not offer it
         connected.controller.start_meeting("x" * 300, 30)  # the server refuses the title
     assert told.args[0] == "The meeting could not be started"
+
+
+@pytest.mark.pg
+@pytest.mark.slow
+@pytest.mark.usefixtures("tray_available")
+def test_connect_and_disconnect_while_running(
+    desktop: DesktopApp, team_server: TeamServer, runtime: Runtime, qtbot: QtBot
+) -> None:
+    """Settings → Team server: the clicks go to the room at once; emptied, back to this
+    computer's store, whose history was left as it was."""
+    live = lambda: desktop.state.live  # noqa: E731
+    desktop.menu.status_actions[Status.SPEAKING].trigger()  # a local click first
+    local_meetings = runtime.service.history.list_meetings(1).total
+    assert local_meetings == 1
+    desktop.show_history()
+    local_window = desktop.history
+    assert isinstance(local_window.source if local_window else None, LocalHistory)
+
+    desktop.controller.set_team_server(team_server.host_link)
+    assert runtime.settings.team_server == team_server.host_link  # remembered
+    assert live().team_room == team_server.slug
+    assert live().status is None  # the room has not heard from this app yet
+    assert isinstance(desktop.history.source if desktop.history else None, RemoteRoom)
+    desktop.menu.status_actions[Status.ENGAGED].trigger()
+    qtbot.waitUntil(
+        lambda: room_now(team_server) == {"speaking": 0, "engaged": 1, "disengaged": 0},
+        timeout=20_000,
+    )
+    qtbot.waitUntil(lambda: live().join_url.startswith(team_server.room_url), timeout=10_000)
+
+    desktop.controller.set_team_server("")
+    assert runtime.settings.team_server == ""
+    assert live().team_room == ""
+    assert not live().join_url.startswith(team_server.room_url)
+    desktop.menu.status_actions[Status.DISENGAGED].trigger()
+    assert live().status is Status.DISENGAGED
+    assert runtime.service.history.list_meetings(1).total == local_meetings  # as it was
+    assert isinstance(desktop.history.source if desktop.history else None, LocalHistory)
+    assert [s for _, s, _ in team_server.status_changes()] == ["engaged"]  # nothing more
+
+
+def test_the_settings_say_why_a_team_link_is_refused(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    dialog.team_server.link.setText("http://server/rooms/team-a/#key=participant-key-0123456789")
+    assert not dialog.team_server.check()
+    assert dialog.team_server.problem.text()  # one line: a join link is not a host link
+    dialog.team_server.link.setText("  ")
+    assert dialog.team_server.check()  # empty: this computer
+    link = "http://server/rooms/team-a/#host=host-token-0123456789abcdef"
+    dialog.team_server.link.setText(f" {link} ")
+    assert dialog.team_server.check()
+    assert dialog.values().team_server == link
