@@ -25,6 +25,7 @@ import pytest
 from mudameter_desktop.services.meter import MeterService
 from mudameter_desktop.store.database import OpenedStore, open_store, sqlite_url
 from tests.postgres import PostgresCluster, PostgresUnavailableError
+from tests.team_server import TeamServer
 
 
 class FakeClock:
@@ -118,3 +119,13 @@ def store_url(store: OpenedStore) -> str:
 @pytest.fixture
 def service(store: OpenedStore, clock: FakeClock) -> MeterService:
     return MeterService(store.engine, ZoneInfo("Europe/Berlin"), clock=clock)
+
+
+@pytest.fixture
+def room_server(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[TeamServer]:
+    """A real `mudameter --headless` team server on the test PostgreSQL, with one room."""
+    server = TeamServer.start(postgres_cluster, tmp_path)
+    try:
+        yield server
+    finally:
+        server.close()

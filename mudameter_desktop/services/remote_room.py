@@ -27,7 +27,7 @@ from mudameter_desktop.domain.meetings import MeetingPlan
 from mudameter_desktop.domain.statuses import Counts, Status
 from mudameter_desktop.domain.trends import MIN_RECURRENCES, Period, wasted_person_hours
 from mudameter_desktop.services.errors import InvalidInputError, NotFoundError
-from mudameter_desktop.services.team_client import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
+from mudameter_desktop.services.team_client import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, detail_of
 from mudameter_desktop.services.views import (
     HeatCell,
     LiveView,
@@ -247,16 +247,9 @@ class RemoteRoom:
         _check(response, meeting_id)
         return response
 
-    def _json(
-        self,
-        method: str,
-        path: str,
-        *,
-        meeting_id: int | None = None,
-        params: dict[str, Any] | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> Any:
-        response = self._request(method, path, meeting_id=meeting_id, params=params, body=body)
+    def _json(self, method: str, path: str, **request: Any) -> Any:
+        """`_request`'s answer as JSON (the same keyword arguments)."""
+        response = self._request(method, path, **request)
         try:
             return response.json()
         except ValueError as error:
@@ -274,7 +267,7 @@ def _check(response: httpx.Response, meeting_id: int | None) -> None:
     code = response.status_code
     if 200 <= code < 300:
         return
-    detail = _detail_of(response)
+    detail = detail_of(response)
     if code == 404 and meeting_id is not None:
         raise NotFoundError(f"no meeting {meeting_id}")
     if code == 404:
@@ -286,15 +279,6 @@ def _check(response: httpx.Response, meeting_id: int | None) -> None:
     if code >= 500 or code in _RETRIED_CODES:
         raise RemoteUnavailableError(f"The team server answered {code}: {detail}")
     raise RemoteError(f"The team server answered {code}: {detail}")
-
-
-def _detail_of(response: httpx.Response) -> str:
-    try:
-        answer = response.json()
-    except ValueError:
-        return response.reason_phrase or "no detail"
-    detail = answer.get("detail") if isinstance(answer, dict) else None
-    return str(detail)[:200] if detail else response.reason_phrase or "no detail"
 
 
 # -- answers to views -----------------------------------------------------------

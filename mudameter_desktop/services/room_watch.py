@@ -101,7 +101,9 @@ class RoomWatch:
         self._dirty.set()
 
     def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
-        """Stop both threads within `timeout`; a request still in flight is abandoned."""
+        """Stop both threads within `timeout`; a request still in flight is abandoned, and
+        whatever it answers is told to nobody (the UI may be gone by then)."""
+        self._on_change = self._on_event = None
         self._stop.set()
         self._dirty.set()
         stream = self._stream
@@ -169,15 +171,17 @@ class RoomWatch:
                 self._stop.wait(self._backoff.after(failures))
 
     def _tell(self, change: MeetingChange | None) -> None:
-        if self._on_event is not None:
-            self._on_event(change)
+        on_event = self._on_event
+        if on_event is not None and not self._stop.is_set():
+            on_event(change)
 
     def _publish(self, now: RoomNow) -> None:
         if now == self.now:
             return
         self.now = now
-        if self._on_change is not None:
-            self._on_change(now)
+        on_change = self._on_change
+        if on_change is not None and not self._stop.is_set():
+            on_change(now)
 
     def _until_next_minute(self) -> float:
         now = self._clock()

@@ -48,6 +48,7 @@ __all__ = [
     "OutboxItem",
     "TeamClient",
     "TeamState",
+    "detail_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -345,7 +346,9 @@ class TeamClient:
 
     def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """Stop the sender. A request still in flight is abandoned: its click stays kept and
-        is sent again at the next start, which the server records once."""
+        is sent again at the next start, which the server records once. Its outcome is
+        told to nobody (the UI may be gone by then)."""
+        self._on_state = self._on_dropped = None
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -395,8 +398,9 @@ class TeamClient:
         self._outbox.remove(item.id)
         if answer.outcome is _Outcome.DROPPED:
             log.warning("The team server refused a click (%s): %s", item.status, answer.detail)
-            if self._on_dropped is not None:
-                self._on_dropped(DroppedClick(item.status, item.at, answer.detail or ""))
+            on_dropped = self._on_dropped
+            if on_dropped is not None:
+                on_dropped(DroppedClick(item.status, item.at, answer.detail or ""))
         elif answer.participant_id is not None:
             self._remember(answer.participant_id)
         self._publish(online=True, problem=None)
@@ -422,7 +426,7 @@ class TeamClient:
         code = response.status_code
         if 200 <= code < 300:
             return _Answer(_Outcome.SENT, participant_id=_participant_of(response))
-        detail = _detail_of(response)
+        detail = detail_of(response)
         if code in RETRIED_CLIENT_ERRORS or code >= 500 or code < 400:
             return _Answer(_Outcome.RETRY, f"The team server answered {code}: {detail}")
         return _Answer(_Outcome.DROPPED, f"{code}: {detail}")
@@ -450,8 +454,9 @@ class TeamClient:
         self.state = state
         if state != self._published:
             self._published = state
-            if self._on_state is not None:
-                self._on_state(state)
+            on_state = self._on_state
+            if on_state is not None:
+                on_state(state)
 
 
 def _participant_of(response: httpx.Response) -> str | None:
@@ -465,10 +470,11 @@ def _participant_of(response: httpx.Response) -> str | None:
     return None
 
 
-def _detail_of(response: httpx.Response) -> str:
+def detail_of(response: httpx.Response) -> str:
+    """The server's one-line reason for an answer (its JSON `detail`), at most 200 characters."""
     try:
         answer = response.json()
     except ValueError:
         return response.reason_phrase or "no detail"
     detail = answer.get("detail") if isinstance(answer, dict) else None
-    return str(detail) if detail else response.reason_phrase or "no detail"
+    return str(detail)[:200] if detail else response.reason_phrase or "no detail"

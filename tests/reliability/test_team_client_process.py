@@ -14,28 +14,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.postgres import PostgresCluster
 from tests.team_server import TeamServer
 from tests.ui.test_shortcuts import ROOT, press, wait_until, x_display
 
 __all__ = ["x_display"]  # the fixture, used by name
 
 pytestmark = [pytest.mark.pg, pytest.mark.slow, pytest.mark.xvfb]
-
-
-@pytest.fixture
-def team_server(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[TeamServer]:
-    server = TeamServer.start(postgres_cluster, tmp_path)
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def start_app(display: str, data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
@@ -67,21 +56,21 @@ def waiting_clicks(database: Path) -> list[tuple[str, datetime]]:
 
 
 def test_a_click_made_offline_survives_a_kill_and_reaches_the_room_with_its_time(
-    x_display: str, team_server: TeamServer, tmp_path: Path
+    x_display: str, room_server: TeamServer, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "desktop"
     log = data_dir / "logs" / "mudameter.log"
     database = data_dir / "mudameter.sqlite3"
-    app = start_app(x_display, data_dir, "--connect", team_server.host_link)
+    app = start_app(x_display, data_dir, "--connect", room_server.host_link)
     try:
         wait_until("the shortcuts", lambda: shortcuts_ready(log, 1))
         press(x_display, "ctrl+alt+2")
         wait_until(
             "Engaged in the room",
-            lambda: [s for _, s, _ in team_server.status_changes()] == ["engaged"],
+            lambda: [s for _, s, _ in room_server.status_changes()] == ["engaged"],
         )
 
-        team_server.stop()
+        room_server.stop()
         press(x_display, "ctrl+alt+3")
         wait_until("the click kept", lambda: len(waiting_clicks(database)) == 1)
         [(status, made_at)] = waiting_clicks(database)
@@ -91,17 +80,17 @@ def test_a_click_made_offline_survives_a_kill_and_reaches_the_room_with_its_time
 
         app = start_app(x_display, data_dir)  # no --connect: the link was remembered
         wait_until("the shortcuts again", lambda: shortcuts_ready(log, 2))
-        team_server.resume()
+        room_server.resume()
         wait_until("the kept click delivered", lambda: waiting_clicks(database) == [])
     finally:
         app.send_signal(signal.SIGTERM)
         code = app.wait(30)
     assert code == 0
-    changes = team_server.status_changes()
+    changes = room_server.status_changes()
     assert [status for _, status, _ in changes] == ["engaged", "disengaged"]
     assert changes[1][2] == made_at  # recorded at the click's own time, once
     assert len({participant for participant, _, _ in changes}) == 1  # one host participant
-    meeting = team_server.get("/meetings").json()["items"][0]
-    detail = team_server.get(f"/meetings/{meeting['id']}").json()
+    meeting = room_server.get("/meetings").json()["items"][0]
+    detail = room_server.get(f"/meetings/{meeting['id']}").json()
     assert [(p["kind"], p["status"]) for p in detail["participants"]] == [("local", "disengaged")]
     assert detail["room"] == {"speaking": 0, "engaged": 0, "disengaged": 1}

@@ -32,7 +32,6 @@ from mudameter_desktop.services.team_client import (
     TeamState,
 )
 from mudameter_desktop.store.database import OpenedStore, open_store, sqlite_url
-from tests.postgres import PostgresCluster
 from tests.reliability.conftest import wait_for
 from tests.team_server import TeamServer
 
@@ -244,24 +243,15 @@ def test_a_hanging_server_never_holds_up_a_click_nor_the_quit(local: OpenedStore
 # -- against a real team server ------------------------------------------------------
 
 
-@pytest.fixture
-def team_server(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[TeamServer]:
-    server = TeamServer.start(postgres_cluster, tmp_path)
-    try:
-        yield server
-    finally:
-        server.close()
+def real(store: OpenedStore, room_server: TeamServer) -> Watched:
+    return Watched(store, None, room_server.host_link)
 
 
-def real(store: OpenedStore, team_server: TeamServer) -> Watched:
-    return Watched(store, None, team_server.host_link)
-
-
-def delivered(client: TeamClient, team_server: TeamServer) -> list[tuple[str, datetime]]:
+def delivered(client: TeamClient, room_server: TeamServer) -> list[tuple[str, datetime]]:
     """The host's stored statuses in the room, in time order."""
     return [
         (status, at)
-        for participant, status, at in team_server.status_changes()
+        for participant, status, at in room_server.status_changes()
         if participant == client.participant_id
     ]
 
@@ -269,9 +259,9 @@ def delivered(client: TeamClient, team_server: TeamServer) -> list[tuple[str, da
 @pytest.mark.pg
 @pytest.mark.slow
 def test_clicks_reach_the_room_in_order_each_once_with_their_times(
-    local: OpenedStore, team_server: TeamServer
+    local: OpenedStore, room_server: TeamServer
 ) -> None:
-    watched = real(local, team_server)
+    watched = real(local, room_server)
     made = [
         watched.client.record_status(status)
         for status in (Status.SPEAKING, Status.ENGAGED, Status.DISENGAGED, Status.ENGAGED)
@@ -280,34 +270,34 @@ def test_clicks_reach_the_room_in_order_each_once_with_their_times(
     watched.settled()
     watched.client.close()
     assert watched.dropped == []
-    assert delivered(watched.client, team_server) == [(item.status.value, item.at) for item in made]
-    room = team_server.get("/meetings").json()
-    meeting = team_server.get(f"/meetings/{room['items'][0]['id']}").json()
+    assert delivered(watched.client, room_server) == [(item.status.value, item.at) for item in made]
+    room = room_server.get("/meetings").json()
+    meeting = room_server.get(f"/meetings/{room['items'][0]['id']}").json()
     assert meeting["room"] == {"speaking": 0, "engaged": 1, "disengaged": 0}
 
 
 @pytest.mark.pg
 @pytest.mark.slow
-def test_kept_clicks_survive_a_restart_of_the_app(tmp_path: Path, team_server: TeamServer) -> None:
+def test_kept_clicks_survive_a_restart_of_the_app(tmp_path: Path, room_server: TeamServer) -> None:
     """Clicks kept while the server was away reach it from the next run, as the same host."""
     path = sqlite_url(tmp_path / "mudameter.sqlite3")
     store = open_store(path)
-    first_run = real(store, team_server)
+    first_run = real(store, room_server)
     first_run.client.start()
     first_run.client.record_status(Status.SPEAKING)
     first_run.settled()
     host = first_run.client.participant_id
     assert host is not None
-    team_server.stop()
+    room_server.stop()
     kept = [first_run.client.record_status(s) for s in (Status.ENGAGED, Status.DISENGAGED)]
     wait_for(lambda: not first_run.states[-1].online and first_run.states[-1].waiting == 2)
     first_run.client.close()
     store.close()  # the app quits (or is killed: nothing but the file is kept)
 
-    team_server.resume()
+    room_server.resume()
     store = open_store(path)
     try:
-        second_run = real(store, team_server)
+        second_run = real(store, room_server)
         assert second_run.client.participant_id == host
         assert second_run.client.pending() == kept
         second_run.client.start()
@@ -315,12 +305,12 @@ def test_kept_clicks_survive_a_restart_of_the_app(tmp_path: Path, team_server: T
         second_run.client.close()
     finally:
         store.close()
-    assert [status for status, _ in delivered(second_run.client, team_server)] == [
+    assert [status for status, _ in delivered(second_run.client, room_server)] == [
         "speaking",
         "engaged",
         "disengaged",
     ]
-    assert delivered(second_run.client, team_server)[1:] == [
+    assert delivered(second_run.client, room_server)[1:] == [
         (item.status.value, item.at) for item in kept
     ]
 
@@ -328,7 +318,7 @@ def test_kept_clicks_survive_a_restart_of_the_app(tmp_path: Path, team_server: T
 @pytest.mark.pg
 @pytest.mark.slow
 def test_offline_backs_off_then_delivers_once_when_the_server_is_back(
-    local: OpenedStore, team_server: TeamServer
+    local: OpenedStore, room_server: TeamServer
 ) -> None:
     tries: list[float] = []
     lock = threading.Lock()
@@ -341,7 +331,7 @@ def test_offline_backs_off_then_delivers_once_when_the_server_is_back(
 
     states: list[TeamState] = []
     client = TeamClient(
-        HostLink.parse(team_server.host_link),
+        HostLink.parse(room_server.host_link),
         local.engine,
         on_state=states.append,
         backoff=Backoff(0.1, 0.8),
@@ -354,18 +344,18 @@ def test_offline_backs_off_then_delivers_once_when_the_server_is_back(
         return bool(states) and states[-1] == TeamState(online=True, waiting=0)
 
     wait_for(settled, what="the first click delivered")
-    team_server.stop()
+    room_server.stop()
     tries.clear()
     late = client.record_status(Status.DISENGAGED)
     wait_for(lambda: len(tries) >= 4, what="four tries while the server is away")
     assert not states[-1].online and states[-1].waiting == 1
     gaps = [later - earlier for earlier, later in itertools.pairwise(tries)]
     assert gaps[2] > gaps[0] * 1.5  # it waits longer each time
-    team_server.resume()
+    room_server.resume()
     wait_for(settled, timeout=30, what="the kept click delivered")
     client.close()
-    assert delivered(client, team_server) == [
-        ("engaged", delivered(client, team_server)[0][1]),
+    assert delivered(client, room_server) == [
+        ("engaged", delivered(client, room_server)[0][1]),
         ("disengaged", late.at),
     ]
 
@@ -389,14 +379,14 @@ time.sleep(600)
 @pytest.mark.pg
 @pytest.mark.slow
 def test_clicks_kept_by_a_killed_app_arrive_after_the_restart(
-    tmp_path: Path, team_server: TeamServer
+    tmp_path: Path, room_server: TeamServer
 ) -> None:
     """Server away, two clicks, SIGKILL (no goodbye), server back, the app again: both
     arrive, in order, each once, with the time they were made."""
     path = tmp_path / "mudameter.sqlite3"
-    team_server.stop()
+    room_server.stop()
     keeper = subprocess.Popen(
-        [sys.executable, "-c", KEEPER, str(path), team_server.host_link, "engaged", "disengaged"],
+        [sys.executable, "-c", KEEPER, str(path), room_server.host_link, "engaged", "disengaged"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -407,16 +397,16 @@ def test_clicks_kept_by_a_killed_app_arrive_after_the_restart(
     keeper.wait(20)
     keeper.stdout.close()
 
-    team_server.resume()
+    room_server.resume()
     store = open_store(sqlite_url(path))
     try:
-        watched = real(store, team_server)
+        watched = real(store, room_server)
         watched.client.start()
         watched.settled()
         watched.client.close()
     finally:
         store.close()
-    assert delivered(watched.client, team_server) == [
+    assert delivered(watched.client, room_server) == [
         ("engaged", made[0]),
         ("disengaged", made[1]),
     ]

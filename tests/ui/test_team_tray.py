@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,18 +25,8 @@ from mudameter_desktop.ui.application import DesktopApp
 from mudameter_desktop.ui.dialogs import SettingsDialog
 from mudameter_desktop.ui.meter_window import server_line
 from mudameter_desktop.ui.state import LiveState, delivery_line, tooltip
-from tests.postgres import PostgresCluster
 from tests.team_server import TeamServer
 from tests.ui.conftest import QuitRecorder, dispose, start_app
-
-
-@pytest.fixture
-def team_server(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[TeamServer]:
-    server = TeamServer.start(postgres_cluster, tmp_path)
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
@@ -45,11 +34,11 @@ def connected(
     qtbot: QtBot,
     runtime: Runtime,
     store: OpenedStore,
-    team_server: TeamServer,
+    room_server: TeamServer,
     quit_recorder: QuitRecorder,
 ) -> Iterator[DesktopApp]:
     """The tray app with its clicks going to the team server's room."""
-    link = HostLink.parse(team_server.host_link)
+    link = HostLink.parse(room_server.host_link)
     runtime.team = TeamClient(link, store.engine, backoff=Backoff(0.1, 0.5))
     runtime.remote = RemoteRoom(link)
     runtime.watch = RoomWatch(runtime.remote, backoff=Backoff(0.1, 0.5))
@@ -59,12 +48,12 @@ def connected(
     dispose(app)
 
 
-def room_now(team_server: TeamServer) -> dict[str, Any]:
+def room_now(room_server: TeamServer) -> dict[str, Any]:
     """The room's people now, as the room's host reads them over HTTP."""
-    meetings = team_server.get("/meetings").json()["items"]
+    meetings = room_server.get("/meetings").json()["items"]
     if not meetings:
         return {}
-    detail = team_server.get(f"/meetings/{meetings[0]['id']}")
+    detail = room_server.get(f"/meetings/{meetings[0]['id']}")
     assert detail.status_code == 200, detail.text
     room: dict[str, Any] = detail.json()["room"]
     return room
@@ -74,16 +63,16 @@ def room_now(team_server: TeamServer) -> dict[str, Any]:
 @pytest.mark.slow
 @pytest.mark.usefixtures("tray_available")
 def test_a_tray_click_reaches_the_room_and_offline_clicks_wait_then_arrive(
-    connected: DesktopApp, team_server: TeamServer, qtbot: QtBot
+    connected: DesktopApp, room_server: TeamServer, qtbot: QtBot
 ) -> None:
     live = lambda: connected.state.live  # noqa: E731 - read afresh after each wait
-    assert live().team_room == team_server.slug
+    assert live().team_room == room_server.slug
     assert not connected.menu.share_on_lan.isChecked()
 
     connected.menu.status_actions[Status.ENGAGED].trigger()
     assert connected.menu.status_actions[Status.ENGAGED].isChecked()
     qtbot.waitUntil(
-        lambda: room_now(team_server) == {"speaking": 0, "engaged": 1, "disengaged": 0},
+        lambda: room_now(room_server) == {"speaking": 0, "engaged": 1, "disengaged": 0},
         timeout=20_000,
     )
     qtbot.waitUntil(lambda: live().waiting == 0 and not live().offline, timeout=10_000)
@@ -92,18 +81,18 @@ def test_a_tray_click_reaches_the_room_and_offline_clicks_wait_then_arrive(
     qtbot.waitUntil(lambda: live().room == Counts(engaged=1), timeout=10_000)
     meeting = live().meeting
     assert meeting is not None
-    assert meeting.id == team_server.get("/meetings").json()["items"][0]["id"]
-    assert team_server.post("/users/status", {"status": "speaking"}).status_code == 200
+    assert meeting.id == room_server.get("/meetings").json()["items"][0]["id"]
+    assert room_server.post("/users/status", {"status": "speaking"}).status_code == 200
     qtbot.waitUntil(lambda: live().room == Counts(speaking=1, engaged=1), timeout=10_000)
     assert live().status is Status.ENGAGED  # the app's own, in the meeting shown
     # As the room's server says (whatever the hour: before its start a slot has no muda).
-    assert live().muda == team_server.get("/live").json()["muda"]
+    assert live().muda == room_server.get("/live").json()["muda"]
     # Phones join the room on the team server: its join link, not this computer's page.
-    assert live().join_url == f"{team_server.room_url}/#key={team_server.participant_key}"
+    assert live().join_url == f"{room_server.room_url}/#key={room_server.participant_key}"
     assert server_line(live()).startswith("Join from a phone:")
     assert "(last known)" not in connected.tray.toolTip()
 
-    team_server.stop()
+    room_server.stop()
     connected.menu.status_actions[Status.DISENGAGED].trigger()
     qtbot.waitUntil(lambda: live().offline and live().waiting == 1, timeout=20_000)
     assert "Offline \u2014 1 click waiting" in connected.tray.toolTip()
@@ -114,7 +103,7 @@ def test_a_tray_click_reaches_the_room_and_offline_clicks_wait_then_arrive(
     assert live().room == Counts(speaking=1, engaged=1)
     assert "(last known)" in connected.tray.toolTip()
 
-    team_server.resume()
+    room_server.resume()
     qtbot.waitUntil(lambda: live().waiting == 0 and not live().offline, timeout=30_000)
     assert not connected.menu.delivery.isVisible()
     assert "waiting" not in connected.tray.toolTip()
@@ -123,8 +112,8 @@ def test_a_tray_click_reaches_the_room_and_offline_clicks_wait_then_arrive(
         timeout=30_000,
     )
     assert "(last known)" not in connected.tray.toolTip()
-    assert room_now(team_server) == {"speaking": 1, "engaged": 0, "disengaged": 1}
-    changes = team_server.status_changes()
+    assert room_now(room_server) == {"speaking": 1, "engaged": 0, "disengaged": 1}
+    changes = room_server.status_changes()
     assert [status for _, status, _ in changes] == ["engaged", "speaking", "disengaged"]
     host = {participant for participant, status, _ in changes if status != "speaking"}
     assert len(host) == 1  # each click once, by one host participant
@@ -152,7 +141,7 @@ def test_the_tray_says_how_the_clicks_to_the_room_fare() -> None:
 @pytest.mark.slow
 @pytest.mark.usefixtures("tray_available")
 def test_the_history_follows_the_rooms_changes_made_elsewhere(
-    connected: DesktopApp, team_server: TeamServer, qtbot: QtBot
+    connected: DesktopApp, room_server: TeamServer, qtbot: QtBot
 ) -> None:
     """A meeting made and renamed through the server (another client) reaches the open
     history window from the room's event stream, without a refresh."""
@@ -160,13 +149,13 @@ def test_the_history_follows_the_rooms_changes_made_elsewhere(
     history = connected.history
     assert history is not None
     model = history.model
-    assert team_server.post("/users/status", {"status": "engaged"}).status_code == 200
+    assert room_server.post("/users/status", {"status": "engaged"}).status_code == 200
     qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=15_000)
-    meeting_id = team_server.get("/meetings").json()["items"][0]["id"]
+    meeting_id = room_server.get("/meetings").json()["items"][0]["id"]
     renamed = httpx.patch(
-        f"{team_server.room_url}/meetings/{meeting_id}",
+        f"{room_server.room_url}/meetings/{meeting_id}",
         json={"title": "Renamed elsewhere"},
-        headers={"Authorization": f"Bearer {team_server.host_token}"},
+        headers={"Authorization": f"Bearer {room_server.host_token}"},
         timeout=10,
     )
     assert renamed.status_code == 200, renamed.text
@@ -177,7 +166,7 @@ def test_the_history_follows_the_rooms_changes_made_elsewhere(
 @pytest.mark.slow
 @pytest.mark.usefixtures("tray_available")
 def test_start_and_end_a_meeting_in_the_room_from_the_tray(
-    connected: DesktopApp, team_server: TeamServer, qtbot: QtBot
+    connected: DesktopApp, room_server: TeamServer, qtbot: QtBot
 ) -> None:
     live = lambda: connected.state.live  # noqa: E731
     connected.controller.start_meeting("  Retro  ", 30)
@@ -185,11 +174,11 @@ def test_start_and_end_a_meeting_in_the_room_from_the_tray(
     meeting = live().meeting
     assert meeting is not None
     assert meeting.title == "Retro"
-    [stored] = team_server.get("/meetings").json()["items"]
+    [stored] = room_server.get("/meetings").json()["items"]
     assert (stored["id"], stored["title"]) == (meeting.id, "Retro")
     connected.controller.end_meeting()
     qtbot.waitUntil(lambda: not live().running, timeout=15_000)
-    ended = team_server.get(f"/meetings/{meeting.id}").json()
+    ended = room_server.get(f"/meetings/{meeting.id}").json()
     assert ended["ends_at"] < stored["ends_at"]  # ended now, not at its planned end
     with qtbot.waitSignal(connected.controller.notify, timeout=15_000) as told:
         connected.controller.end_meeting()  # nothing runs: the tray does not offer it
@@ -201,7 +190,7 @@ def test_start_and_end_a_meeting_in_the_room_from_the_tray(
 @pytest.mark.slow
 @pytest.mark.usefixtures("tray_available")
 def test_connect_and_disconnect_while_running(
-    desktop: DesktopApp, team_server: TeamServer, runtime: Runtime, qtbot: QtBot
+    desktop: DesktopApp, room_server: TeamServer, runtime: Runtime, qtbot: QtBot
 ) -> None:
     """Settings → Team server: the clicks go to the room at once; emptied, back to this
     computer's store, whose history was left as it was."""
@@ -213,27 +202,27 @@ def test_connect_and_disconnect_while_running(
     local_window = desktop.history
     assert isinstance(local_window.source if local_window else None, LocalHistory)
 
-    desktop.controller.set_team_server(team_server.host_link)
-    assert runtime.settings.team_server == team_server.host_link  # remembered
-    assert live().team_room == team_server.slug
+    desktop.controller.set_team_server(room_server.host_link)
+    assert runtime.settings.team_server == room_server.host_link  # remembered
+    assert live().team_room == room_server.slug
     assert live().status is None  # the room has not heard from this app yet
     assert isinstance(desktop.history.source if desktop.history else None, RemoteRoom)
     desktop.menu.status_actions[Status.ENGAGED].trigger()
     qtbot.waitUntil(
-        lambda: room_now(team_server) == {"speaking": 0, "engaged": 1, "disengaged": 0},
+        lambda: room_now(room_server) == {"speaking": 0, "engaged": 1, "disengaged": 0},
         timeout=20_000,
     )
-    qtbot.waitUntil(lambda: live().join_url.startswith(team_server.room_url), timeout=10_000)
+    qtbot.waitUntil(lambda: live().join_url.startswith(room_server.room_url), timeout=10_000)
 
     desktop.controller.set_team_server("")
     assert runtime.settings.team_server == ""
     assert live().team_room == ""
-    assert not live().join_url.startswith(team_server.room_url)
+    assert not live().join_url.startswith(room_server.room_url)
     desktop.menu.status_actions[Status.DISENGAGED].trigger()
     assert live().status is Status.DISENGAGED
     assert runtime.service.history.list_meetings(1).total == local_meetings  # as it was
     assert isinstance(desktop.history.source if desktop.history else None, LocalHistory)
-    assert [s for _, s, _ in team_server.status_changes()] == ["engaged"]  # nothing more
+    assert [s for _, s, _ in room_server.status_changes()] == ["engaged"]  # nothing more
 
 
 def test_the_settings_say_why_a_team_link_is_refused(qtbot: QtBot) -> None:
