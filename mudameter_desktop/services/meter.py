@@ -446,21 +446,9 @@ class MeterService:
                 update(Participant).where(Participant.id == participant_id).values(expires_at=at)
             )
             self._replay_from(connection, row.meeting_id, at)
-        new_id = str(uuid.uuid4())
-        connection.execute(
-            statements.INSERT_PARTICIPANT,
-            {
-                "id": new_id,
-                "meeting_id": meeting.id,
-                "kind": kind.value,
-                "client": None,
-                "created_at": at,
-                "expires_at": expiry_after(at),
-                "status": status.value,
-                "status_at": at,
-            },
+        return _insert_participant(
+            connection, meeting.id, kind=kind, client=None, at=at, status=status
         )
-        return new_id
 
     def _replay_from(self, connection: Connection, meeting_id: int, at: datetime) -> None:
         """Rebuild the meeting's buckets from `at`'s minute on, as a restart would.
@@ -728,20 +716,8 @@ class MeterService:
             self._check_room_for(connection, meeting.id, client, now)
         if participant_id and live is not None:
             self._leave(connection, participant_id, live.meeting_id, now)
-        new_id = str(uuid.uuid4())
-        connection.execute(
-            statements.INSERT_PARTICIPANT,
-            {
-                "id": new_id,
-                "meeting_id": meeting.id,
-                "kind": kind.value,
-                "client": client,
-                "created_at": now,
-                "expires_at": expires_at,
-                "status": None,
-                "status_at": None,
-                **status_values,
-            },
+        new_id = _insert_participant(
+            connection, meeting.id, kind=kind, client=client, at=now, status=status
         )
         self._live[new_id] = _Live(meeting.id, kind, expires_at)
         return new_id
@@ -964,6 +940,33 @@ def _statuses_before(connection: Connection, meeting_id: int, at: datetime) -> d
             select(ranked.c.participant_id, ranked.c.status).where(ranked.c.rank == 1)
         )
     }
+
+
+def _insert_participant(
+    connection: Connection,
+    meeting_id: int,
+    *,
+    kind: ParticipantKind,
+    client: str | None,
+    at: datetime,
+    status: Status | None,
+) -> str:
+    """A new participant of the meeting, made at `at` (with its first status, if any)."""
+    participant_id = str(uuid.uuid4())
+    connection.execute(
+        statements.INSERT_PARTICIPANT,
+        {
+            "id": participant_id,
+            "meeting_id": meeting_id,
+            "kind": kind.value,
+            "client": client,
+            "created_at": at,
+            "expires_at": expiry_after(at),
+            "status": status.value if status else None,
+            "status_at": at if status else None,
+        },
+    )
+    return participant_id
 
 
 def _check_title(title: str | None) -> None:
