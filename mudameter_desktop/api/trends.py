@@ -14,7 +14,9 @@ from litestar.params import QueryParameter
 
 from mudameter_desktop.domain.trends import Period
 from mudameter_desktop.services.meter import MeterService
-from mudameter_desktop.services.views import HeatCell, TrendPoint
+from mudameter_desktop.services.views import HeatCell, TitleWaste, TrendPoint
+
+MAX_TITLES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,11 @@ class Trends:
 @dataclass(frozen=True, slots=True)
 class Heatmap:
     items: list[HeatCell]
+
+
+@dataclass(frozen=True, slots=True)
+class Titles:
+    items: list[TitleWaste]
 
 
 @get("/trends", sync_to_thread=True, operation_id="trends", summary="Muda per week or month")
@@ -49,4 +56,18 @@ def heatmap(service: NamedDependency[MeterService]) -> Heatmap:
     return Heatmap(service.history.heatmap())
 
 
-TREND_ROUTES = [trends, heatmap]
+@get(
+    "/trends/titles",
+    sync_to_thread=True,
+    operation_id="trendsTitles",
+    summary="Recurring titles by wasted person-hours",
+)
+def titles(
+    service: NamedDependency[MeterService],
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_TITLES, description="how many")] = 10,
+) -> Titles:
+    """Titles of two meetings or more, the most wasted person-hours first."""
+    return Titles(service.history.wasteful_titles(limit))
+
+
+TREND_ROUTES = [trends, heatmap, titles]

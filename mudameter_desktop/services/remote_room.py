@@ -18,14 +18,13 @@ thread-safe) is made on first use and kept until `close`.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mudameter_desktop.domain.meetings import MeetingPlan
 from mudameter_desktop.domain.statuses import Counts, Status
-from mudameter_desktop.domain.trends import MIN_RECURRENCES, Period, wasted_person_hours
+from mudameter_desktop.domain.trends import Period
 from mudameter_desktop.services.errors import InvalidInputError, NotFoundError
 from mudameter_desktop.services.team_client import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, detail_of
 from mudameter_desktop.services.views import (
@@ -47,16 +46,12 @@ if TYPE_CHECKING:
     from mudameter_desktop.services.team_client import HostLink
 
 __all__ = [
-    "MAX_TITLE_PAGES",
     "RemoteError",
     "RemoteRefusedError",
     "RemoteRoom",
     "RemoteUnavailableError",
 ]
 
-# The room has no endpoint for the recurring titles: they are added up from the
-# meeting pages (20 meetings each), at most this many pages (the newest 2,000 meetings).
-MAX_TITLE_PAGES = 100
 _RETRIED_CODES = frozenset({408, 429})
 _INVALID_CODES = frozenset({400, 409, 413, 422})  # 409: not running (end), and such
 
@@ -142,27 +137,9 @@ class RemoteRoom:
         return _read(lambda data: [_heat_cell(item) for item in data["items"]], answer)
 
     def wasteful_titles(self, limit: int = 10) -> list[TitleWaste]:
-        """Recurring titles by wasted person-hours, added up from the meeting pages
-        (as `MeetingHistory.wasteful_titles`; the newest `MAX_TITLE_PAGES` pages)."""
-        groups: dict[str, list[Counts]] = defaultdict(list)
-        number, pages = 1, 1
-        while number <= min(pages, MAX_TITLE_PAGES):
-            page = self.list_meetings(number)
-            for meeting in page.items:
-                groups[meeting.title].append(meeting.totals)
-            number, pages = number + 1, page.pages
-        wastes = []
-        for title, totals in groups.items():
-            if len(totals) < MIN_RECURRENCES:
-                continue
-            summed = sum(totals, Counts())
-            wastes.append(
-                TitleWaste(
-                    title, len(totals), summed.total, summed.muda, wasted_person_hours(summed)
-                )
-            )
-        wastes.sort(key=lambda waste: (-waste.wasted_person_hours, waste.title))
-        return wastes[:limit]
+        """Recurring titles by wasted person-hours (`GET …/trends/titles?limit=`)."""
+        answer = self._json("GET", "/trends/titles", params={"limit": limit})
+        return _read(lambda data: [_title_waste(item) for item in data["items"]], answer)
 
     # -- the host's changes -----------------------------------------------------
 
@@ -426,4 +403,14 @@ def _heat_cell(data: Any) -> HeatCell:
         _int(data["meetings"]),
         _int(data["participant_minutes"]),
         _share(data["muda"]),
+    )
+
+
+def _title_waste(data: Any) -> TitleWaste:
+    return TitleWaste(
+        _text(data["title"]),
+        _int(data["meetings"]),
+        _int(data["participant_minutes"]),
+        _share(data["muda"]),
+        float(_share(data["wasted_person_hours"]) or 0.0),
     )

@@ -1,4 +1,4 @@
-"""`GET /trends` and `GET /trends/heatmap` answer what the Trends view shows."""
+"""`GET /trends`, `/trends/heatmap` and `/trends/titles` answer what the Trends view shows."""
 
 from __future__ import annotations
 
@@ -54,3 +54,26 @@ def test_a_bad_period_is_a_400(local: Client) -> None:
     answer = local.get("/trends", params={"by": "year"})
     assert answer.status_code == 400
     assert answer.json()["status_code"] == 400
+
+
+def test_recurring_titles(local: Client, service: MeterService, clock: FakeClock) -> None:
+    assert local.get("/trends/titles").json() == {"items": []}
+    for _ in range(3):  # three stand-ups, each with one disengaged person for 10 minutes
+        service.start_meeting(title="Standup", duration_minutes=10)
+        service.record_status(Status.DISENGAGED)
+        clock.advance(minutes=15)
+    service.start_meeting(title="One-off", duration_minutes=10)
+    clock.advance(minutes=15)
+    assert local.get("/trends/titles").json() == {
+        "items": [
+            {
+                "title": "Standup",
+                "meetings": 3,
+                "participant_minutes": 30,
+                "muda": 1.0,
+                "wasted_person_hours": 0.5,
+            }
+        ]
+    }
+    assert local.get("/trends/titles", params={"limit": 0}).status_code == 400
+    assert local.get("/trends/titles", params={"limit": 101}).status_code == 400
