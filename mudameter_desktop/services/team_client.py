@@ -476,5 +476,10 @@ def detail_of(response: httpx.Response) -> str:
         answer = response.json()
     except ValueError:
         return response.reason_phrase or "no detail"
-    detail = answer.get("detail") if isinstance(answer, dict) else None
-    return str(detail)[:200] if detail else response.reason_phrase or "no detail"
+    if not isinstance(answer, dict) or not answer.get("detail"):
+        return response.reason_phrase or "no detail"
+    detail = str(answer["detail"])
+    extra = answer.get("extra")  # a refused field: what was wrong with it
+    if isinstance(extra, list) and extra and isinstance(extra[0], dict) and extra[0].get("message"):
+        detail = f"{detail}: {extra[0]['message']}"
+    return detail[:200]
