@@ -58,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "pg: runs on PostgreSQL (set on the store's pg variant)")
     config.addinivalue_line(
+        "markers", "restarts_postgres: stops and starts its PostgreSQL (one the tests run)"
+    )
+    config.addinivalue_line(
         "markers", "pg_only: several processes on one database: no SQLite run (one process)"
     )
 

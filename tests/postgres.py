@@ -121,6 +121,21 @@ class PostgresCluster:
             )
         return cls(bin_dir=bin_dir)
 
+    @classmethod
+    def own(cls) -> PostgresCluster:
+        """A cluster of its own whatever the environment says (a test that restarts it)."""
+        bin_dir = find_bin_dir()
+        if bin_dir is None:
+            raise PostgresUnavailableError(
+                "PostgreSQL is not installed (apt-get install postgresql)"
+            )
+        return cls(bin_dir=bin_dir)
+
+    @property
+    def is_own(self) -> bool:
+        """Whether this session runs the server itself (so it may stop and start it)."""
+        return self._given_url is None
+
     # Start and stop
 
     def start(self) -> None:
@@ -245,6 +260,22 @@ class PostgresCluster:
         if self._folder is not None:
             self._stop_own()
             self._folder = None
+
+    def stop_server(self) -> None:
+        """Stop the server of a cluster of its own (fast: open connections are ended)."""
+        assert self._folder is not None, "only a cluster of its own can be stopped"
+        self._run(
+            "pg_ctl", "--pgdata", str(self._folder / "data"), "--mode", "fast", "--wait", "stop"
+        )
+
+    def start_server(self) -> None:
+        """Start it again, and reconnect to its maintenance database."""
+        assert self._folder is not None, "only a cluster of its own can be started"
+        data, log = str(self._folder / "data"), str(self._folder / "server.log")
+        self._run("pg_ctl", "--pgdata", data, "--log", log, "--wait", "start")
+        with contextlib.suppress(Exception):
+            self._admin.close()
+        self._admin = self._connect()
 
     def _stop_own(self) -> None:
         assert self._folder is not None

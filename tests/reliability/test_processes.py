@@ -52,14 +52,20 @@ class Database:
 
 
 @pytest.fixture
-def database(postgres_cluster: PostgresCluster) -> Iterator[Database]:
-    url = postgres_cluster.migrated_database()
+def database(
+    request: pytest.FixtureRequest, postgres_cluster: PostgresCluster
+) -> Iterator[Database]:
+    """A migrated database; on a cluster the test may restart if it is marked so."""
+    cluster = postgres_cluster
+    if request.node.get_closest_marker("restarts_postgres") is not None:
+        cluster = request.getfixturevalue("restartable_cluster")
+    url = cluster.migrated_database()
     engine = make_engine(url)
     try:
         yield Database(url, engine)
     finally:
         engine.dispose()
-        postgres_cluster.drop_database(url)
+        cluster.drop_database(url)
 
 
 Servers = Callable[..., list[tuple[str, App]]]
@@ -357,38 +363,32 @@ def test_a_server_killed_mid_write_loses_no_acknowledged_status(
     assert_buckets_equal_the_definition(database.engine, [survivor_url])
 
 
-def stop_postgres(cluster: PostgresCluster) -> Callable[[], None]:
-    """Stop the session's own PostgreSQL (fast mode); returns the function that starts it.
-
-    tests/postgres.py has no restart yet: this drives its `pg_ctl` and reconnects its
-    maintenance connection, so the rest of the session can still make databases.
-    """
-    cluster_: Any = cluster
-    if getattr(cluster_, "_folder", None) is None:
-        pytest.skip("PostgreSQL given by URL: this test cannot restart it")
-    folder = Path(cluster_._folder)
-    data = str(folder / "data")
-    cluster_._run("pg_ctl", "--pgdata", data, "--mode", "fast", "--wait", "stop")
-
-    def start() -> None:
-        cluster_._run("pg_ctl", "--pgdata", data, "--log", str(folder / "server.log"),
-                      "--wait", "start")  # fmt: skip
-        cluster_._admin.close()
-        cluster_._admin = cluster_._connect()
-
-    return start
+@pytest.fixture(scope="module")
+def restartable_cluster(postgres_cluster: PostgresCluster) -> Iterator[PostgresCluster]:
+    """The session's PostgreSQL when the tests run it; else (a server given by URL, which
+    is not theirs to stop) one of this module's own."""
+    if postgres_cluster.is_own:
+        yield postgres_cluster
+        return
+    own = PostgresCluster.own()
+    own.start()
+    try:
+        yield own
+    finally:
+        own.stop()
 
 
+@pytest.mark.restarts_postgres
 def test_postgres_restarted_under_load_gives_clean_503s_then_200s(
     servers: Servers,
     database: Database,
-    postgres_cluster: PostgresCluster,
+    restartable_cluster: PostgresCluster,
     crowd_on: Callable[[list[str], int], Crowd],
 ) -> None:
     urls = [url for url, _ in servers(1, 1)]
     crowd = crowd_on(urls, 503)
     wait_for(lambda: crowd.total("acknowledged") >= 100, timeout=60, what="100 statuses")
-    start_postgres = stop_postgres(postgres_cluster)
+    restartable_cluster.stop_server()
     try:
         down_at = time.monotonic()
         wait_for(
@@ -398,7 +398,7 @@ def test_postgres_restarted_under_load_gives_clean_503s_then_200s(
         )
         time.sleep(1.0)
     finally:
-        start_postgres()
+        restartable_cluster.start_server()
     assert crowd.server_errors() == [], f"while down: {dict(crowd.codes())}"
     up_at = time.monotonic()
     before = crowd.total("acknowledged")
