@@ -293,7 +293,7 @@ class DesktopApp(QObject):
 
     def _sync_qr(self) -> None:
         if self.qr_dialog is not None and self.state.live.join_url:
-            self.qr_dialog.show_link(self.state.live.join_url, self.state.live.share_on_lan)
+            self.qr_dialog.show_link(self.state.live.join_url, self.state.live.joinable)
 
 
 def run(options: Options, launched: Launched | None = None) -> int:

@@ -90,6 +90,11 @@ def test_a_tray_click_reaches_the_room_and_offline_clicks_wait_then_arrive(
     # Phones join the room on the team server: its join link, not this computer's page.
     assert live().join_url == f"{room_server.room_url}/#key={room_server.participant_key}"
     assert server_line(live()).startswith("Join from a phone:")
+    connected.show_qr()
+    qr = connected.qr_dialog
+    assert qr is not None
+    assert qr.link.text() == live().join_url
+    assert "Share on LAN" not in qr.hint.text()  # reachable: it is the team server's
     assert "(last known)" not in connected.tray.toolTip()
 
     room_server.stop()
