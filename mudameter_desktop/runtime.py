@@ -264,16 +264,24 @@ def open_runtime(
 
 def connect(runtime: Runtime, host_link: str) -> None:
     """Make the clients of the team server room `host_link` names (not started): its
-    clicks' sender, the room over HTTP and its live view. "" (or a saved link that no
-    longer reads as one): none, the app works on its own store."""
-    runtime.team = team_client(host_link, runtime.service.engine)
-    if runtime.team is None:
-        runtime.remote = runtime.watch = None
+    clicks' sender, the room over HTTP and its live view. With "" none: the app works on
+    its own store; so too with a saved link that no longer reads as one (edited by
+    hand), which is logged: the app starts rather than not at all."""
+    runtime.team = runtime.remote = runtime.watch = None
+    if not host_link:
         return
     from mudameter_desktop.services.remote_room import RemoteRoom  # noqa: PLC0415
     from mudameter_desktop.services.room_watch import RoomWatch  # noqa: PLC0415
+    from mudameter_desktop.services.team_client import HostLink, TeamClient  # noqa: PLC0415
 
-    runtime.remote = RemoteRoom(runtime.team.link)
+    try:
+        link = HostLink.parse(host_link)
+    except ValueError as error:
+        log.warning("The saved team server link is not used: %s", error)
+        return
+    log.info("Connected to the team server room %s", link.room_url)
+    runtime.team = TeamClient(link, runtime.service.engine)
+    runtime.remote = RemoteRoom(link)
     runtime.watch = RoomWatch(runtime.remote)
 
 
@@ -289,25 +297,6 @@ def disconnect(runtime: Runtime) -> Callable[[], None]:
                 client.close()
 
     return stop
-
-
-def team_client(host_link: str, engine: Engine) -> TeamClient | None:
-    """The client of the room `host_link` names (not started), or None when not connected.
-
-    A saved link that no longer reads as one (edited by hand) is logged and ignored:
-    the app starts on its own store rather than not at all.
-    """
-    if not host_link:
-        return None
-    from mudameter_desktop.services.team_client import HostLink, TeamClient  # noqa: PLC0415
-
-    try:
-        link = HostLink.parse(host_link)
-    except ValueError as error:
-        log.warning("The saved team server link is not used: %s", error)
-        return None
-    log.info("Connected to the team server room %s", link.room_url)
-    return TeamClient(link, engine)
 
 
 def open_calendar(location: str, zone: tzinfo) -> CalendarSource | None:
