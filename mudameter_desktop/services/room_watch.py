@@ -162,7 +162,8 @@ class RoomWatch:
                             if line.startswith("data:"):
                                 self._dirty.set()
                                 self._tell(change_of(line.removeprefix("data:")))
-                except httpx.HTTPError as error:
+                # StreamError: `close` closed the stream under the read (not an HTTPError).
+                except (httpx.HTTPError, httpx.StreamError) as error:
                     log.debug("The room's event stream ended: %s", error)
                     self._dirty.set()  # the reader finds out whether the room still answers
                 finally:
