@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from mudameter_desktop import APP_ID, APP_NAME
 from mudameter_desktop.paths import AppPaths
 from mudameter_desktop.runtime import Options, prepare_paths
+from mudameter_desktop.ui.feature_scan import scan_without_caching_sources
 from mudameter_desktop.ui.icons import APP_ICON, icon, status_icon
 from mudameter_desktop.ui.single_instance import notify_running, socket_name
 
@@ -34,6 +35,7 @@ class Launched:
 
 def launch(options: Options, show_tray: bool = True) -> Launched | int:
     """The application, its folder and (with a system tray) the icon, shown; or an exit code."""
+    scan_without_caching_sources()  # before the UI and the backend are imported: -20 MB
     app = QApplication.instance() or QApplication([APP_ID])  # APP_ID: the X11 window class
     if not isinstance(app, QApplication):
         raise RuntimeError("The tray app needs a QApplication, not a QCoreApplication")
