@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import plistlib
 import shlex
 import sys
 from pathlib import Path
@@ -57,6 +56,8 @@ def write_mac_agent(path: Path, command: list[str], enabled: bool) -> None:
     if not enabled:
         path.unlink(missing_ok=True)
         return
+    import plistlib  # noqa: PLC0415 - macOS only; it loads the XML parser at every start
+
     path.parent.mkdir(parents=True, exist_ok=True)
     agent = {"Label": LAUNCH_AGENT_LABEL, "ProgramArguments": command, "RunAtLoad": True}
     path.write_bytes(plistlib.dumps(agent))
