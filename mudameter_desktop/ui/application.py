@@ -17,9 +17,9 @@ from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.runtime import Options, Runtime, open_runtime
 from mudameter_desktop.ui.controller import MeterController
 from mudameter_desktop.ui.icons import APP_ICON, icon, status_icon
+from mudameter_desktop.ui.instance_server import InstanceServer
 from mudameter_desktop.ui.launch import Launched, launch
 from mudameter_desktop.ui.shortcuts import GlobalShortcuts
-from mudameter_desktop.ui.single_instance import InstanceServer
 from mudameter_desktop.ui.state import MeterState, tooltip
 from mudameter_desktop.ui.tasks import TaskRunner
 from mudameter_desktop.ui.tray import TrayMenu

@@ -1,5 +1,9 @@
 """One app per data folder: a second launch asks the first to show its history.
 
+This part runs before the tray shows: where the socket is, and the call to a
+running instance (a plain Unix socket, so QtNetwork loads after the tray; the
+listening side is `ui.instance_server`).
+
 The socket lives in the user's runtime folder (`$XDG_RUNTIME_DIR`, 0700), not
 under a predictable name in /tmp where another account could bind it first
 (the app would then believe itself already running and exit) or reach it. The
@@ -20,11 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal, Slot
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtCore import QStandardPaths
 
 from mudameter_desktop import APP_ID
-from mudameter_desktop.ui.signals import emit
 
 log = logging.getLogger(__name__)
 
@@ -100,66 +102,33 @@ def peer_is_this_user(descriptor: int) -> bool:
 
 def notify_running(name: str) -> bool:
     """Ask a running instance to show its history; False when none answers."""
+    if os.name == "nt":
+        return _notify_by_pipe(name)
+    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as socket:
+        socket.settimeout(TIMEOUT_MS / 1000)
+        try:
+            socket.connect(name)
+        except OSError:  # no socket file, or nobody listening on it
+            return False
+        if not peer_is_this_user(socket.fileno()):
+            log.warning("The single-instance socket %s belongs to another user; ignored", name)
+            return False
+        try:
+            socket.sendall(SHOW_HISTORY)
+        except OSError:
+            return False
+    return True
+
+
+def _notify_by_pipe(name: str) -> bool:
+    """Windows: the same call on Qt's named pipe (limited to the user by the server)."""
+    from PySide6.QtNetwork import QLocalSocket  # noqa: PLC0415 - Windows only
+
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(TIMEOUT_MS):
-        return False
-    if not peer_is_this_user(int(socket.socketDescriptor())):
-        log.warning("The single-instance socket %s belongs to another user; ignored", name)
-        socket.abort()
         return False
     socket.write(SHOW_HISTORY)
     socket.waitForBytesWritten(TIMEOUT_MS)
     socket.disconnectFromServer()
     return True
-
-
-class InstanceServer(QObject):
-    """Listens for later launches; `show_history_requested` when one of the same user calls."""
-
-    show_history_requested = Signal()
-
-    def __init__(self, name: str, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._server = QLocalServer(self)
-        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        self._server.newConnection.connect(self._on_connection)
-        # Only called when no instance answered: a socket file left by a
-        # crashed run would otherwise make listen() fail.
-        QLocalServer.removeServer(name)
-        if not self._server.listen(name):
-            log.warning("Single-instance socket unavailable: %s", self._server.errorString())
-
-    @property
-    def listening(self) -> bool:
-        return self._server.isListening()
-
-    @property
-    def full_name(self) -> str:
-        return str(self._server.fullServerName())
-
-    def close(self) -> None:
-        self._server.close()
-
-    @Slot()
-    def _on_connection(self) -> None:
-        while (socket := self._server.nextPendingConnection()) is not None:
-            if not peer_is_this_user(int(socket.socketDescriptor())):
-                log.warning("Hung up on a single-instance call from another user")
-                socket.abort()
-                socket.deleteLater()
-                continue
-            socket.readyRead.connect(self._on_ready_read)
-            socket.disconnected.connect(socket.deleteLater)
-            if socket.bytesAvailable():
-                self._read(socket)
-
-    @Slot()
-    def _on_ready_read(self) -> None:
-        socket = self.sender()
-        if isinstance(socket, QLocalSocket):
-            self._read(socket)
-
-    def _read(self, socket: QLocalSocket) -> None:
-        if socket.canReadLine() and bytes(socket.readLine().data()) == SHOW_HISTORY:
-            emit(self.show_history_requested)

@@ -15,7 +15,8 @@ from pytestqt.qtbot import QtBot
 from mudameter_desktop.paths import resolve_paths
 from mudameter_desktop.settings import Settings, save_settings
 from mudameter_desktop.store.database import head_revision, open_store, sqlite_url
-from mudameter_desktop.ui.single_instance import InstanceServer, notify_running, socket_name
+from mudameter_desktop.ui.instance_server import InstanceServer
+from mudameter_desktop.ui.single_instance import notify_running, socket_name
 from tests.reliability.conftest import (
     BIN,
     App,

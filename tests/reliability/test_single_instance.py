@@ -22,7 +22,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from mudameter_desktop import APP_ID
-from mudameter_desktop.ui.single_instance import InstanceServer, notify_running, socket_name
+from mudameter_desktop.ui.instance_server import InstanceServer
+from mudameter_desktop.ui.single_instance import notify_running, socket_name
 from tests.reliability.conftest import BIN, App, answers_health, free_port, gui_env, wait_for
 
 Start = Callable[..., App]

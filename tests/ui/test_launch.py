@@ -22,6 +22,7 @@ LATER = (
     "mudameter_desktop.ui.state",
     "mudameter_desktop.ui.tray",
     "mudameter_desktop.ui.shortcuts",
+    "PySide6.QtNetwork",  # the single-instance call is a plain socket (not on Windows)
 )
 
 PROBE = """

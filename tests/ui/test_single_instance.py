@@ -13,7 +13,8 @@ from PySide6.QtCore import QDir
 from pytestqt.qtbot import QtBot
 
 from mudameter_desktop.ui.application import DesktopApp
-from mudameter_desktop.ui.single_instance import InstanceServer, notify_running, socket_name
+from mudameter_desktop.ui.instance_server import InstanceServer
+from mudameter_desktop.ui.single_instance import _notify_by_pipe, notify_running, socket_name
 
 LAUNCH_TIMEOUT_S = 60
 
@@ -55,6 +56,16 @@ def test_a_stale_socket_from_a_crash_does_not_block(tmp_path: Path, qtbot: QtBot
     assert server.listening
     with qtbot.waitSignal(server.show_history_requested):
         assert notify_running(name)
+    server.close()
+
+
+def test_the_windows_call_through_qt_reaches_the_server_too(tmp_path: Path, qtbot: QtBot) -> None:
+    """`notify_running` uses Qt's QLocalSocket on Windows (a named pipe); here a Unix socket."""
+    name = socket_name(tmp_path)
+    assert not _notify_by_pipe(name)
+    server = InstanceServer(name)
+    with qtbot.waitSignal(server.show_history_requested):
+        assert _notify_by_pipe(name)
     server.close()
 
 
