@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_startup import x_display
-from benchmarks.common import PYTHON, ROOT
+from benchmarks.common import PYTHON, ROOT, compile_app
 
 HOOK = r"""
 import importlib.abc, logging, os, sys, threading, time
@@ -132,5 +132,6 @@ if __name__ == "__main__":
     chosen.add_argument("--headless", action="store_true")
     chosen.add_argument("--offscreen", action="store_true")
     args = parser.parse_args()
+    compile_app()
     print(profile("headless" if args.headless else "offscreen" if args.offscreen else "xcb"))
     sys.exit(0)

@@ -32,7 +32,7 @@ from benchmarks import (
     bench_team_server,
     bench_trends,
 )
-from benchmarks.common import RESULTS, machine
+from benchmarks.common import RESULTS, compile_app, machine
 
 SECTIONS = ("startup", "idle", "click", "lag", "lan", "history", "trends", "team")
 
@@ -453,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, Any] = {}
     started = time.monotonic()
     previous = _previous(args.output) if args.only else {}
+    compile_app()
     for section in sections:
         print(f"== {section}", flush=True)
         for row in RUNNERS[section](args.quick, raw):
