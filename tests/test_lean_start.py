@@ -1,4 +1,4 @@
-"""What the running app loads: no ORM, calendar library, WebSocket stack, Alembic or plistlib.
+"""What the running app loads: no ORM, calendar, WebSocket stack, Alembic, plistlib or h11.
 
 Each costs memory for as long as the tray app runs and time before the server
 answers (benchmarks/README.md). The backend is opened the way the tray app
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 NOT_LOADED = ("sqlalchemy.orm", "icalendar", "recurring_ical_events", "alembic", "wsproto",
-              "websockets", "plistlib")  # fmt: skip
+              "websockets", "plistlib", "h11")  # fmt: skip
 
 PROBE = """
 import json, sys

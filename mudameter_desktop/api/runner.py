@@ -13,9 +13,7 @@ from collections import Counter
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mudameter_desktop.api.gate import ASGIApp
 from mudameter_desktop.api.limits import ConnectionLimits
@@ -267,37 +265,38 @@ def guarded_protocol(
 
     "auto" is the parser uvicorn itself prefers: httptools when installed, else h11.
     """
-    base: type[RequestGuard] = _h11_guard()
-    if parser != "h11":
-        httptools_guard = _httptools_guard()
-        if httptools_guard is not None:
-            base = httptools_guard
-        elif parser == "httptools":
+    base = _httptools_guard() if parser != "h11" else None
+    if base is None:
+        if parser == "httptools":
             raise ValueError("httptools is not installed")
+        base = _h11_guard()
     return type(base.__name__, (base,), {"limits": limits, "tally": ConnectionTally(limits)})
 
 
-class H11Guard(RequestGuard, H11Protocol):
-    """uvicorn's h11 protocol, guarded; h11 tells its progress by the client's state."""
-
-    conn: h11.Connection
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        state = self.conn.their_state
-        if state is h11.SEND_BODY:
-            self._head_complete()
-        elif state is h11.IDLE:
-            if self._phase is _Phase.BODY:  # a whole request, and the next cycle began
-                self._message_complete()
-            if self.conn.trailing_data[0]:
-                self._head_begins()
-        elif state is not h11.ERROR:
-            self._head_complete()
-            self._message_complete()
-
-
+@functools.cache
 def _h11_guard() -> type[RequestGuard]:
+    import h11  # noqa: PLC0415 - only when h11 parses: with httptools it never loads (~7 ms)
+    from uvicorn.protocols.http.h11_impl import H11Protocol  # noqa: PLC0415
+
+    class H11Guard(RequestGuard, H11Protocol):
+        """uvicorn's h11 protocol, guarded; h11 tells its progress by the client's state."""
+
+        conn: h11.Connection
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            state = self.conn.their_state
+            if state is h11.SEND_BODY:
+                self._head_complete()
+            elif state is h11.IDLE:
+                if self._phase is _Phase.BODY:  # a whole request, and the next cycle began
+                    self._message_complete()
+                if self.conn.trailing_data[0]:
+                    self._head_begins()
+            elif state is not h11.ERROR:
+                self._head_complete()
+                self._message_complete()
+
     return H11Guard
 
 
