@@ -14,7 +14,9 @@ from pathlib import Path
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from mudameter_desktop.domain.statuses import Status
 from mudameter_desktop.ui.application import DesktopApp
+from mudameter_desktop.ui.icons import APP_ICON, icon, status_icon
 
 LATER = (
     "mudameter_desktop.ui.application",
@@ -23,6 +25,7 @@ LATER = (
     "mudameter_desktop.ui.tray",
     "mudameter_desktop.ui.shortcuts",
     "PySide6.QtNetwork",  # the single-instance call is a plain socket (not on Windows)
+    "importlib.resources",  # the icons' folder comes from the package's spec
 )
 
 PROBE = """
@@ -54,3 +57,9 @@ def test_the_desktop_app_adopts_the_icon_launch_showed(qapp: object) -> None:
     assert desktop.tray is icon
     assert icon.parent() is desktop
     assert icon.contextMenu() is desktop.menu
+
+
+def test_every_icon_the_tray_shows_is_found(qapp: object) -> None:
+    for shown in (icon(APP_ICON), status_icon(None), *(status_icon(s) for s in Status)):
+        assert not shown.isNull()
+        assert not shown.pixmap(32, 32).isNull()
