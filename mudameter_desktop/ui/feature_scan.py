@@ -5,8 +5,8 @@ it whether the module "uses PySide6" (to know which modules may switch on a
 `from __feature__ import snake_case`). It answers with `inspect.getsource()`,
 which leaves each module's whole source, split into lines, in `linecache` for
 the life of the process: with SQLAlchemy, Litestar and uvicorn imported after
-the tray, 710 files and ~20 MB of RSS that nothing ever reads again, and
-60-150 ms of start-up (benchmarks/README.md, issue 14).
+the tray, some 700 files and ~20 MB of RSS that nothing ever reads again
+(benchmarks/README.md, change 8).
 
 `scan_without_caching_sources()` gives the hook the same answer (does the
 file mention "PySide6"?) from one plain read of the file, so nothing stays
