@@ -113,13 +113,10 @@ class PostgresCluster:
         given = os.environ.get(URL_VARIABLE)
         if given:
             return cls(server_url=given)
-        bin_dir = find_bin_dir()
-        if bin_dir is None:
-            raise PostgresUnavailableError(
-                f"PostgreSQL is not installed (apt-get install postgresql) and {URL_VARIABLE} "
-                "is not set"
-            )
-        return cls(bin_dir=bin_dir)
+        try:
+            return cls.own()
+        except PostgresUnavailableError as error:
+            raise PostgresUnavailableError(f"{error} and {URL_VARIABLE} is not set") from None
 
     @classmethod
     def own(cls) -> PostgresCluster:
